@@ -1,0 +1,428 @@
+"""The collectors: a fleet in, DataFrames out, one collection pass per call.
+
+Every collector takes ``fleet`` (``None``: :func:`mtop.context.default_fleet`) and ``namespaces``
+(``None``: all), and returns every column of its :mod:`mtop.schema` frame even when empty. Each
+call makes one :class:`_Snapshot`: it lists each object kind once and runs each named query once,
+and every frame it builds shares them (``overview`` does not collect twice). ``df.attrs`` holds
+``source``, ``cluster``, ``collected_at`` (source time, ISO 8601), ``namespaces``, ``queries``
+(name, params and the PromQL a live source runs) and ``errors``: a query that fails is recorded
+there and its columns are NaN (partial data is not an exception).
+
+>>> from datetime import UTC, datetime
+>>> import mtop
+>>> fleet = mtop.connect(seed=1, clock="frozen", start=datetime(2026, 11, 28, 12, tzinfo=UTC))
+>>> df = overview(fleet)
+>>> len(df) == len(services(fleet)), df.attrs["source"]
+(True, 'simulated')
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mtop import schema
+from mtop.catalogue import parse_duration, render, spec
+from mtop.cost import COST_BASIS, node_costs, service_costs
+from mtop.errors import SourceError
+from mtop.frames import nodes_frame as _nodes_frame
+from mtop.frames import pods_frame, service_pods, services_frame, with_node_gpu_type
+from mtop.interfaces import JSONDict
+from mtop.promframes import DCGM_QUERIES, gpus_frame, matrix_frame, service_metrics
+from mtop.recommend import recommend, what_if_frame
+from mtop.slo import METRIC_QUERIES, slo_frame, tidy_history
+
+if TYPE_CHECKING:
+    from mtop.context import Fleet
+
+__all__ = [
+    "HISTORY_METRICS",
+    "collect_all",
+    "gpu_costs",
+    "gpus",
+    "nodes",
+    "overview",
+    "pods",
+    "recommendations",
+    "services",
+    "slo_history",
+    "slo_metrics",
+    "what_if",
+]
+
+HISTORY_METRICS: tuple[str, ...] = (
+    "ttft_p95_ms", "ttft_p50_ms", "itl_p95_ms", "e2e_p95_ms", "requests_per_second", "error_rate_percent",
+    "tokens_per_second", "queue_depth", "kv_cache_usage",
+)  # fmt: skip
+"""The slo_metrics columns that :func:`slo_history` returns as ``metric``."""
+
+_OVERVIEW_COST = ("hourly_cost", "cost_per_million_tokens", "idle_hourly_cost", "monthly_cost", "utilization_percent")
+
+
+def _fleet(fleet: Fleet | None) -> Fleet:
+    if fleet is not None:
+        return fleet
+    from mtop.context import default_fleet
+
+    return default_fleet()
+
+
+def _duration(name: str, text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _namespaces(namespaces: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    if namespaces is None:
+        return None
+    if isinstance(namespaces, str):  # a lone name, not its characters
+        return (namespaces,)
+    return tuple(namespaces)
+
+
+class _Snapshot:
+    """One collection pass: each kind listed once, each query run once, every frame built at most once."""
+
+    def __init__(
+        self,
+        fleet: Fleet | None,
+        namespaces: Sequence[str] | str | None = None,
+        *,
+        window: str = "5m",
+        all_pods: bool = False,
+    ) -> None:
+        _duration("window", window)  # a bad window fails here, naming itself, before any I/O
+        self.fleet = _fleet(fleet)
+        self.config = self.fleet.config
+        self.source = self.fleet.source
+        self.namespaces = _namespaces(namespaces)
+        self.window = window
+        # Node allocation needs every pod on the node, whatever the namespace filter.
+        self.all_pods = all_pods and self.namespaces is not None
+        self.collected_at = self.fleet.now()
+        self.queries: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self._objects: dict[str, list[JSONDict]] = {}
+        self._results: dict[tuple[str, tuple[tuple[str, Any], ...]], JSONDict | None] = {}
+
+    def objects(self, kind: str) -> list[JSONDict]:
+        """Objects of ``kind``, listed once (nodes are cluster-wide)."""
+        if kind not in self._objects:
+            scoped = kind != "nodes" and not (kind == "pods" and self.all_pods)
+            items = self.source.list_objects(kind, list(self.namespaces) if scoped and self.namespaces else None)
+            if scoped and self.namespaces is not None:
+                wanted = set(self.namespaces)
+                items = [o for o in items if (o.get("metadata") or {}).get("namespace") in wanted]
+            self._objects[kind] = items
+        return self._objects[kind]
+
+    def _params(self, name: str, params: Mapping[str, Any], window: str) -> dict[str, Any]:
+        full = dict(params)
+        if "window" in spec(name).params:
+            full["window"] = window
+        return full
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None) -> JSONDict | None:
+        """A named query's ``data``, run once; ``None`` (and an entry in ``errors``) when it fails."""
+        full = self._params(name, params or {}, self.window)
+        key = (name, tuple(sorted(full.items())))
+        if key not in self._results:
+            self.queries.append({"name": name, "params": full, "promql": render(name, full)})
+            try:
+                self._results[key] = self.source.query(name, full)
+            except SourceError as exc:
+                self.errors.append(f"{name} {full}: {exc}")
+                self._results[key] = None
+        return self._results[key]
+
+    def query_range(self, name: str, params: Mapping[str, Any], window: str, step: timedelta) -> JSONDict | None:
+        """A named range query over ``[now - window, now]`` (not cached: history is asked once)."""
+        full = self._params(name, params, self.window)
+        self.queries.append({"name": name, "params": full, "promql": render(name, full)})
+        end = self.collected_at
+        start = end - timedelta(seconds=parse_duration(window))
+        try:
+            return self.source.query_range(name, full, start, end, step)
+        except SourceError as exc:
+            self.errors.append(f"{name} {full}: {exc}")
+            return None
+
+    @cached_property
+    def all_pod_rows(self) -> pd.DataFrame:
+        """Every listed pod (service or not), for node allocation."""
+        return pods_frame(self.objects("pods"))
+
+    @cached_property
+    def nodes(self) -> pd.DataFrame:
+        """Schema ``nodes`` with costs (the one place unknown GPU types warn)."""
+        tech = self.config.technology
+        return node_costs(_nodes_frame(self.objects("nodes"), self.all_pod_rows, tech), tech)
+
+    @cached_property
+    def typed_pods(self) -> pd.DataFrame:
+        """Every pod in the namespaces, with its node's GPU type."""
+        rows = self.all_pod_rows
+        if self.all_pods and self.namespaces is not None:
+            rows = rows[rows["namespace"].isin(self.namespaces)]
+        return with_node_gpu_type(rows, self.nodes)
+
+    @cached_property
+    def pods(self) -> pd.DataFrame:
+        """Schema ``pods``: the LLMInferenceService pods."""
+        return service_pods(self.typed_pods)
+
+    @cached_property
+    def services(self) -> pd.DataFrame:
+        """Schema ``services``."""
+        return services_frame(self.objects("llminferenceservices"), self.typed_pods, self.config.technology)
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """Per-service figures of :data:`mtop.slo.METRIC_QUERIES`, in their columns' units."""
+        results = {col: self.query(name, params) for col, (name, params, _) in METRIC_QUERIES.items()}
+        return service_metrics(results, scale={col: s for col, (_, _, s) in METRIC_QUERIES.items()})
+
+    @cached_property
+    def gpus(self) -> pd.DataFrame:
+        """Schema ``gpus`` (GPUs held in the namespaces when filtered)."""
+        dcgm = {name: self.query(name) for name in DCGM_QUERIES}
+        out = gpus_frame(dcgm, self.all_pod_rows, self.nodes, self.config.technology)
+        if self.namespaces is not None:
+            out = out[out["namespace"].isin(self.namespaces).fillna(False)].reset_index(drop=True)
+        return out
+
+    @cached_property
+    def slo_metrics(self) -> pd.DataFrame:
+        """Schema ``slo_metrics``."""
+        metrics = self.metrics
+        error_known = self.query("error_request_rate") is not None
+        return slo_frame(self.services, metrics, self.config.slo, errors_known=error_known)
+
+    @cached_property
+    def gpu_costs(self) -> pd.DataFrame:
+        """Schema ``gpu_costs``."""
+        tps = self.metrics[["namespace", "service", "tokens_per_second"]]
+        return service_costs(self.services, self.pods, self.nodes, self.gpus, tps)
+
+    @cached_property
+    def overview(self) -> pd.DataFrame:
+        """Schema ``overview`` (plus ``utilization_percent``): services, SLO and cost, one row per service."""
+        svc, slo, cost = self.services, self.slo_metrics, self.gpu_costs
+        cols: dict[str, Any] = {"namespace": svc["namespace"], "service": svc["name"]}
+        cols.update({c: svc[c] for c in svc.columns if c not in ("namespace", "name")})
+        cols.update({c: slo[c] for c in slo.columns if c not in cols})
+        cols.update({c: cost[c] for c in _OVERVIEW_COST})
+        return schema.conform(pd.DataFrame(cols), "overview", attrs={"cost_basis": COST_BASIS})
+
+    def attrs(self, **extra: Any) -> dict[Hashable, Any]:
+        """Where the data came from, for ``df.attrs``."""
+        out: dict[Hashable, Any] = {
+            "source": self.source.kind,
+            "cluster": self.source.cluster,
+            "collected_at": self.collected_at.isoformat(),
+            "namespaces": list(self.namespaces) if self.namespaces is not None else None,
+            "queries": copy.deepcopy(self.queries),
+            "errors": list(self.errors),
+        }
+        out.update(extra)
+        return out
+
+    def frame(self, name: str, kind: str | None = None, **extra: Any) -> pd.DataFrame:
+        """A copy of one built frame, checked against its schema, with this pass's attrs."""
+        df: pd.DataFrame = getattr(self, name).copy()
+        schema.check_frame(df, kind or name)
+        df.attrs = {**df.attrs, **self.attrs(**extra)}
+        return df
+
+
+def services(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per LLMInferenceService: model, readiness, replicas, GPUs asked for and their type.
+
+    Under ``spec.scaling`` (autoscaled), ``replicas`` is the count of replica pods present, else
+    ``minReplicas`` (see :func:`mtop.frames.replicas_of`).
+
+    >>> import mtop
+    >>> services(mtop.connect(seed=1, clock="frozen")).columns[:3].tolist()
+    ['namespace', 'name', 'model']
+    """
+    snap = _Snapshot(fleet, namespaces)
+    return snap.frame("services")
+
+
+def pods(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per model-server pod (decode, prefill, both) and router-scheduler pod.
+
+    >>> import mtop
+    >>> set(pods(mtop.connect(seed=1, clock="frozen"))["role"].dropna()) <= {"decode", "prefill", "both", "scheduler"}
+    True
+    """
+    return _Snapshot(fleet, namespaces).frame("pods")
+
+
+def nodes(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per GPU node: type, allocatable/allocated/free GPUs, price and cost.
+
+    With ``namespaces``, only the nodes running a pod of them (allocation still counts every pod).
+
+    >>> import mtop
+    >>> df = nodes(mtop.connect(seed=1, clock="frozen"))
+    >>> bool((df["gpus_free"] == df["gpus_allocatable"] - df["gpus_allocated"]).all())
+    True
+    """
+    snap = _Snapshot(fleet, namespaces, all_pods=True)
+    df = snap.frame("nodes")
+    if snap.namespaces is not None:
+        used = set(snap.typed_pods["node"].dropna())
+        df = df[df["name"].isin(used)].reset_index(drop=True)
+    return df
+
+
+def gpus(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per GPU (DCGM), with the pod and service holding it; NaN metrics where DCGM is silent.
+
+    >>> import mtop
+    >>> gpus(mtop.connect(seed=1, clock="frozen")).columns[:2].tolist()
+    ['node', 'gpu']
+    """
+    return _Snapshot(fleet, namespaces, all_pods=True).frame("gpus")
+
+
+def slo_metrics(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m") -> (
+    pd.DataFrame
+):  # fmt: skip
+    """SLO figures per service over the rate ``window``, with compliance flags against ``config.slo``.
+
+    >>> import mtop
+    >>> str(slo_metrics(mtop.connect(seed=1, clock="frozen"))["slo_ok"].dtype)
+    'boolean'
+    """
+    return _Snapshot(fleet, namespaces, window=window).frame("slo_metrics", window=window)
+
+
+def gpu_costs(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m") -> (
+    pd.DataFrame
+):  # fmt: skip
+    """Cost per service (OpenCost allocation semantics): $/h, $/1M output tokens, idle $/h, $/month.
+
+    >>> import mtop
+    >>> gpu_costs(mtop.connect(seed=1, clock="frozen")).attrs["cost_basis"].startswith("OpenCost")
+    True
+    """
+    return _Snapshot(fleet, namespaces, window=window).frame("gpu_costs", window=window)
+
+
+def overview(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m") -> (
+    pd.DataFrame
+):  # fmt: skip
+    """The join: one row per service with its resources, SLO figures and cost (plus ``utilization_percent``).
+
+    >>> import mtop
+    >>> "cost_per_million_tokens" in overview(mtop.connect(seed=1, clock="frozen")).columns
+    True
+    """
+    return _Snapshot(fleet, namespaces, window=window).frame("overview", window=window)
+
+
+def collect_all(
+    fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m"
+) -> dict[str, pd.DataFrame]:
+    """Every per-service and inventory frame from one collection pass (what a dashboard refresh wants).
+
+    >>> import mtop
+    >>> sorted(collect_all(mtop.connect(seed=1, clock="frozen")))[:3]
+    ['gpu_costs', 'gpus', 'nodes']
+    """
+    snap = _Snapshot(fleet, namespaces, window=window, all_pods=True)
+    names = ("services", "pods", "nodes", "gpus", "slo_metrics", "gpu_costs", "overview")
+    for name in names:  # build every frame first, so each frame's attrs list every query of the pass
+        getattr(snap, name)
+    return {name: snap.frame(name, window=window) for name in names}
+
+
+def slo_history(
+    fleet: Fleet | None = None,
+    window: str = "1h",
+    step: str = "1m",
+    namespaces: Sequence[str] | None = None,
+    rate_window: str = "5m",
+) -> pd.DataFrame:
+    """Tidy time series (``timestamp``, ``namespace``, ``service``, ``metric``, ``value``) over the last ``window``.
+
+    ``metric`` names are slo_metrics columns (:data:`HISTORY_METRICS`); rates use ``rate_window``.
+
+    >>> import mtop
+    >>> df = slo_history(mtop.connect(seed=1, clock="frozen"), window="10m", step="5m")
+    >>> set(df["metric"]) <= set(HISTORY_METRICS)
+    True
+    """
+    step_delta = timedelta(seconds=_duration("step", step))
+    _duration("window", window)
+    try:
+        snap = _Snapshot(fleet, namespaces, window=rate_window)
+    except ValueError as exc:
+        raise ValueError(f"rate_{exc}") from None
+    wanted = [c for c in METRIC_QUERIES if c in HISTORY_METRICS or c == "error_requests_per_second"]
+    series: dict[str, pd.DataFrame] = {}
+    for col in wanted:
+        name, params, scale = METRIC_QUERIES[col]
+        data = snap.query_range(name, params, window, step_delta)
+        if data is None:
+            continue  # failed (recorded in attrs["errors"]): no series, and no error rate made from it
+        tidy = matrix_frame(data, ["namespace", "service"])
+        if snap.namespaces is not None:
+            tidy = tidy[tidy["namespace"].isin(snap.namespaces).fillna(False)]
+        series[col] = tidy.assign(value=tidy["value"].to_numpy(np.float64) * scale)
+    df = tidy_history(series)
+    df.attrs = snap.attrs(window=window, step=step, rate_window=rate_window)
+    return schema.check_frame(df, "slo_history")
+
+
+def recommendations(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
+    """Right-sizing actions (scale_down, scale_up, switch_gpu, consolidate) with monthly savings.
+
+    See :mod:`mtop.recommend` for the thresholds and the sizing rule.
+
+    >>> import mtop
+    >>> recommendations(mtop.connect(seed=1, clock="frozen")).columns[:3].tolist()
+    ['namespace', 'service', 'action']
+    """
+    snap = _Snapshot(fleet, namespaces)
+    df = recommend(snap.overview, snap.config)
+    df.attrs = snap.attrs(cost_basis=COST_BASIS)
+    return schema.check_frame(df, "recommendations")
+
+
+def what_if(
+    fleet: Fleet | None = None,
+    *,
+    gpu_type: str | None = None,
+    replicas: int | None = None,
+    service: str | None = None,
+    namespace: str | None = None,
+) -> pd.DataFrame:
+    """Estimate cost, throughput, utilization and TTFT on another GPU type and/or replica count.
+
+    Rows come in pairs per service, ``scenario`` "current" and "what_if"; ``df.attrs["estimate"]``
+    is True and ``df.attrs["method"]`` explains the model (see :func:`mtop.recommend.what_if_frame`).
+
+    Raises:
+        UnknownGPUTypeError: ``gpu_type`` is not configured (a ``ConfigError`` and a ``ValueError``).
+
+    >>> import mtop
+    >>> what_if(mtop.connect(seed=1, clock="frozen"), gpu_type="nvidia-a100").attrs["estimate"]
+    True
+    """
+    snap = _Snapshot(fleet, [namespace] if namespace is not None else None)
+    df = what_if_frame(
+        snap.overview, snap.config, gpu_type=gpu_type, replicas=replicas, service=service, namespace=namespace
+    )
+    df.attrs = {**df.attrs, **snap.attrs()}
+    return df

@@ -1,0 +1,288 @@
+"""The time model of the simulated fleet: traffic, load and latency per service, vectorised over ticks.
+
+Time is cut into 15-second ticks aligned to the unix epoch; every rate is constant within a tick
+and is a pure function of ``(seed, tick)`` for a given fleet and config, so any window can be
+evaluated on its own, in any order, and agrees with every other reading of the same ticks.
+
+- Fleet rate ``R(t) = baseline_qps x daily(t) x spike(t)``: ``daily = 1 + 0.35 sin(2 pi (hour_utc - 9) / 24)``
+  (peak mid-afternoon UTC); in about one hour in six a 10-minute spike at a seeded minute multiplies
+  the rate by ``spike_multiplier``, with one-minute linear ramps in and out.
+- ``R`` is spread over the services that have ready replicas by seeded weights that fit capacity:
+  ``w_s = cap_s u_s / sum(cap u)`` with a small smooth jitter ``j_s(t)`` renormalised so the fleet
+  sum is exactly ``R(t)``. ``cap_s`` (requests/s at saturation) is ready replicas x GPUs x 2500 tok/s
+  x the GPU type's relative throughput / max(1, params/8) / mean output tokens, calibrated once by a
+  fleet-wide factor so that service ``s`` runs at its target utilisation ``u_s`` at the baseline
+  rate (two services hot, ``u > 0.85``; two nearly idle, ``u < 0.15``).
+- Load ``rho = rate / cap`` drives lognormal latencies (TTFT, ITL, E2E), overload aborts, queueing,
+  KV-cache usage and GPU utilisation.
+
+>>> import numpy as np
+>>> float(daily(np.array([15 * 3600.0]))[0])  # 15:00 UTC, the daily peak
+1.35
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from mtop.catalogue import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS
+from mtop.sources.mathx import hash_u64, lognormal_cdf, unit_float
+from mtop.sources.topology import FleetPlan
+
+__all__ = [
+    "FAMILIES",
+    "HISTOGRAMS",
+    "SIGMA",
+    "TICK",
+    "TickState",
+    "WorkloadModel",
+    "daily",
+    "spike",
+]
+
+TICK = 15.0
+"""Seconds per tick (a typical scrape interval)."""
+SIGMA = {"ttft": 0.45, "itl": 0.3, "e2e": 0.5}
+"""Log-space spread of each latency distribution."""
+HISTOGRAMS: dict[str, tuple[float, ...]] = {"ttft": TTFT_BUCKETS, "itl": ITL_BUCKETS, "e2e": E2E_BUCKETS}
+FAMILIES = ("finished", "tokens", "ttft", "itl", "e2e")
+"""Counter families: ``finished`` (stop, length, abort, error), ``tokens`` (prompt, generation), and per
+histogram its finite buckets, then the count (the ``+Inf`` bucket), then the sum."""
+
+REF_TOKENS_PER_GPU = 2500.0
+"""Output tokens/s of one reference GPU (relative throughput 1) on a model of 8B parameters or fewer."""
+CPU_GPU_EQUIVALENT = 0.04
+"""A CPU-only replica's throughput as a fraction of one reference GPU."""
+RHO_CAP = 0.97
+_SPIKE_SALT, _SPIKE_MINUTES, _RAMP_S = 101, 10, 60.0
+
+
+def daily(t: ArrayLike) -> NDArray[np.float64]:
+    """The daily traffic pattern at unix times ``t``: 0.65 at 03:00 UTC to 1.35 at 15:00 UTC.
+
+    >>> [round(float(x), 2) for x in daily([3 * 3600.0, 9 * 3600.0])]
+    [0.65, 1.0]
+    """
+    hours = np.mod(np.asarray(t, dtype=np.float64), 86400.0) / 3600.0
+    return 1.0 + 0.35 * np.sin(2.0 * math.pi * (hours - 9.0) / 24.0)
+
+
+def spike(t: ArrayLike, seed: int, multiplier: float) -> NDArray[np.float64]:
+    """The spike factor at unix times ``t``: 1 outside spike windows, ``multiplier`` inside.
+
+    An hour has a spike when its seeded hash is divisible by 6; the spike starts at a seeded minute
+    (0-49) and lasts 10 minutes, ramping linearly over its first and last minute.
+
+    >>> f = spike(np.arange(0.0, 86400.0 * 7, 15.0), seed=0, multiplier=2.0)
+    >>> float(f.min()), float(f.max())
+    (1.0, 2.0)
+    """
+    tt = np.asarray(t, dtype=np.float64)
+    hour = np.floor(tt / 3600.0).astype(np.int64)
+    h = hash_u64(seed, hour, salt=_SPIKE_SALT)
+    has_spike = (h % np.uint64(6)) == 0
+    start = hour * 3600.0 + ((h >> np.uint64(8)) % np.uint64(50)).astype(np.float64) * 60.0
+    x = tt - start
+    length = _SPIKE_MINUTES * 60.0
+    ramp = np.clip(np.minimum(x, length - x) / _RAMP_S, 0.0, 1.0)
+    ramp = np.where(has_spike & (x >= 0) & (x < length), ramp, 0.0)
+    return 1.0 + (multiplier - 1.0) * ramp
+
+
+@dataclass(frozen=True)
+class TickState:
+    """Per-service, per-tick load for some ticks: arrays of shape ``[services, ticks]``."""
+
+    rate: NDArray[np.float64]
+    """Finished requests per second."""
+    rho: NDArray[np.float64]
+    ttft_median: NDArray[np.float64]
+    itl_median: NDArray[np.float64]
+    e2e_median: NDArray[np.float64]
+    error_share: NDArray[np.float64]
+
+
+class WorkloadModel:
+    """Static per-service workload parameters and the per-tick state they imply.
+
+    ``relative_throughput`` maps hardware keys (``"H100"``) to the config's relative throughput.
+    """
+
+    def __init__(
+        self,
+        plan: FleetPlan,
+        *,
+        baseline_qps: float,
+        spike_multiplier: float,
+        relative_throughput: Mapping[str, float],
+        epoch_tick: int,
+    ) -> None:
+        if baseline_qps < 0 or not math.isfinite(baseline_qps):
+            raise ValueError(f"workload.baseline_qps must be a finite number >= 0, got {baseline_qps}")
+        if spike_multiplier <= 0 or not math.isfinite(spike_multiplier):
+            raise ValueError(f"workload.spike_multiplier must be a finite number > 0, got {spike_multiplier}")
+        self.seed = plan.seed
+        self.baseline_qps = float(baseline_qps)
+        self.spike_multiplier = float(spike_multiplier)
+        self.epoch_tick = int(epoch_tick)
+        specs = plan.services
+        n = len(specs)
+        idx = np.arange(n)
+
+        def draw(salt: int, lo: float, hi: float) -> NDArray[np.float64]:
+            return lo + (hi - lo) * unit_float(hash_u64(self.seed, idx, salt=salt))
+
+        params = np.array([s.params_b for s in specs], dtype=np.float64)
+        size = np.clip(np.log(np.maximum(params, 1.0)) / math.log(700.0), 0.0, 1.0) ** 2
+        self.mean_output = np.round(draw(1, 150.0, 600.0))
+        self.mean_prompt = np.round(draw(2, 300.0, 2000.0))
+        self.base_ttft = 0.040 + 0.210 * size * draw(3, 0.6, 1.0)
+        self.base_itl = 0.010 + 0.035 * size * draw(4, 0.6, 1.0)
+        self.base_error = draw(5, 0.00005, 0.0005)
+        self.period = draw(6, 7.0, 23.0) * 60.0
+        self.phase = draw(7, 0.0, 2.0 * math.pi)
+
+        self.ready_replicas = np.array(plan.ready_replicas, dtype=np.float64)
+        self.active = self.ready_replicas > 0
+        gpus = np.array([s.gpus_per_pod * s.pods_per_replica for s in specs], dtype=np.float64)
+        rel = np.array([relative_throughput.get(s.hardware, 1.0) if s.hardware else 1.0 for s in specs])
+        per_replica = np.where(gpus > 0, gpus, CPU_GPU_EQUIVALENT) * REF_TOKENS_PER_GPU * rel
+        per_replica = per_replica / np.maximum(1.0, params / 8.0)
+        raw_capacity = self.ready_replicas * per_replica / self.mean_output
+        self.target_utilisation = self._utilisation(draw(8, 0.15, 0.6))
+        weight = np.where(self.active, raw_capacity * self.target_utilisation, 0.0)
+        total = float(weight.sum())
+        self.weight = weight / total if total > 0 else weight
+        # One fleet-wide calibration: at the baseline rate each service runs at its target utilisation.
+        scale = self.baseline_qps / total if total > 0 else 0.0
+        self.capacity = raw_capacity * scale
+
+    def _utilisation(self, base: NDArray[np.float64]) -> NDArray[np.float64]:
+        u = base.copy()
+        active = np.flatnonzero(self.active)
+        order = active[np.argsort(unit_float(hash_u64(self.seed, active, salt=9)), kind="stable")]
+        hot, idle = order[:2], order[2:4]
+        u[hot] = 0.86 + 0.09 * unit_float(hash_u64(self.seed, hot, salt=10))
+        u[idle] = 0.10 + 0.04 * unit_float(hash_u64(self.seed, idle, salt=11))
+        return u
+
+    def fleet_rate(self, t: ArrayLike) -> NDArray[np.float64]:
+        """``R(t)``: the whole fleet's request rate at unix times ``t`` (before the fleet existed: 0)."""
+        tt = np.asarray(t, dtype=np.float64)
+        r = self.baseline_qps * daily(tt) * spike(tt, self.seed, self.spike_multiplier)
+        return np.where(np.floor(tt / TICK) >= self.epoch_tick, r, 0.0)
+
+    def state(self, ticks: ArrayLike) -> TickState:
+        """Load of every service at these tick indexes (each tick evaluated at its start time)."""
+        t = np.asarray(ticks, dtype=np.int64).astype(np.float64) * TICK
+        jitter = 1.0 + 0.1 * np.sin(2.0 * math.pi * t[None, :] / self.period[:, None] + self.phase[:, None])
+        share = self.weight[:, None] * jitter
+        norm = share.sum(axis=0)
+        share = np.divide(share, norm, out=np.zeros_like(share), where=norm > 0)
+        rate = self.fleet_rate(t)[None, :] * share
+        rho = np.divide(rate, self.capacity[:, None], out=np.zeros_like(rate), where=self.capacity[:, None] > 0)
+        capped = np.minimum(rho, RHO_CAP)
+        queueing = rho / (1.0 - capped)
+        ttft = self.base_ttft[:, None] * (1.0 + 2.0 * queueing)
+        itl = self.base_itl[:, None] * (1.0 + 0.8 * queueing)
+        e2e = ttft + self.mean_output[:, None] * itl
+        errors = np.minimum(0.5, self.base_error[:, None] + 0.05 * np.maximum(0.0, rho - 0.9) / 0.1)
+        return TickState(rate, rho, ttft, itl, e2e, errors)
+
+    def family(self, name: str, st: TickState) -> NDArray[np.float64]:
+        """Per-second rates of one counter family for these ticks: shape ``[services, K, F]``."""
+        rate = st.rate
+        if name == "finished":
+            ok = rate * (1.0 - st.error_share)
+            bad = rate * st.error_share
+            return np.stack([0.8 * ok, 0.2 * ok, 0.6 * bad, 0.4 * bad], axis=-1)
+        if name == "tokens":
+            return np.stack([rate * self.mean_prompt[:, None], rate * self.mean_output[:, None]], axis=-1)
+        if name not in HISTOGRAMS:
+            raise KeyError(f"unknown counter family {name!r}; known: {', '.join(FAMILIES)}")
+        median = {"ttft": st.ttft_median, "itl": st.itl_median, "e2e": st.e2e_median}[name]
+        # ITL is observed once per output token after the first; the others once per request.
+        count = rate * (self.mean_output[:, None] - 1.0) if name == "itl" else rate
+        sigma = SIGMA[name]
+        le = np.asarray(HISTOGRAMS[name], dtype=np.float64)
+        cdf = lognormal_cdf(le[None, None, :], median[:, :, None], sigma)
+        mean = median * math.exp(sigma * sigma / 2.0)
+        return np.concatenate([cdf * count[:, :, None], count[:, :, None], (count * mean)[:, :, None]], axis=-1)
+
+    def counters(self, name: str, k_from: int, points: ArrayLike, chunk: int = 0) -> NDArray[np.float64]:
+        """Integral of family ``name`` from the start of tick ``k_from`` to each time in ``points``.
+
+        Shape ``[services, F, len(points)]``. Rates are zero before the fleet's epoch tick, and
+        constant within a tick, so a point inside a tick takes that tick's share pro rata. Ticks are
+        processed in chunks, so a day of a 1,000-service fleet never sits in memory at once.
+        """
+        pts = np.asarray(points, dtype=np.float64)
+        n = len(self.weight)
+        if pts.size == 0:
+            width = self.width(name)
+            return np.zeros((n, width, 0))
+        if np.any(pts < k_from * TICK):
+            raise ValueError("counter points must not precede the start tick")
+        k_end = int(np.floor(pts.max() / TICK)) + 1
+        start = max(k_from, self.epoch_tick)
+        width = self.width(name)
+        out = np.zeros((n, width, pts.size))
+        if k_end <= start:
+            return out
+        tick_of = np.floor(pts / TICK).astype(np.int64)
+        step = chunk or max(8, 250_000 // max(1, n * width))  # ~2 MB blocks stay in cache
+        running = np.zeros((n, width))
+        for c0 in range(start, k_end, step):
+            c1 = min(k_end, c0 + step)
+            rates = self.family(name, self.state(np.arange(c0, c1)))
+            cum = np.cumsum(rates * TICK, axis=1) + running[:, None, :]
+            before = np.concatenate([running[:, None, :], cum[:, :-1, :]], axis=1)
+            inside = np.flatnonzero((tick_of >= c0) & (tick_of < c1))
+            if inside.size:
+                j = tick_of[inside] - c0
+                frac = pts[inside] - tick_of[inside] * TICK
+                values = before[:, j, :] + rates[:, j, :] * frac[None, :, None]
+                out[:, :, inside] = np.transpose(values, (0, 2, 1))
+            running = cum[:, -1, :]
+        # Points in ticks before the epoch stay zero; points past the last chunk cannot occur.
+        return out
+
+    def width(self, name: str) -> int:
+        """Columns of family ``name`` (``F`` in the shapes above)."""
+        if name == "finished":
+            return 4
+        if name == "tokens":
+            return 2
+        if name in HISTOGRAMS:
+            return len(HISTOGRAMS[name]) + 2
+        raise KeyError(f"unknown counter family {name!r}; known: {', '.join(FAMILIES)}")
+
+    def increase(self, name: str, starts: ArrayLike, ends: ArrayLike) -> NDArray[np.float64]:
+        """Integral of family ``name`` over each window ``[starts[i], ends[i]]``: ``[services, F, windows]``.
+
+        Overlapping windows (a range query whose step is shorter than its window) share one pass
+        over their ticks; windows far apart are integrated separately, so a sparse range never
+        walks the ticks between its points.
+        """
+        a = np.asarray(starts, dtype=np.float64)
+        b = np.asarray(ends, dtype=np.float64)
+        out = np.zeros((len(self.weight), self.width(name), a.size))
+        order = np.argsort(a, kind="stable")
+        i = 0
+        while i < order.size:
+            j = i + 1
+            reach = b[order[i]]
+            while j < order.size and np.floor(a[order[j]] / TICK) <= np.floor(reach / TICK) + 1:
+                reach = max(reach, b[order[j]])
+                j += 1
+            members = order[i:j]
+            k_from = int(np.floor(a[members].min() / TICK))
+            values = self.counters(name, k_from, np.concatenate([a[members], b[members]]))
+            out[:, :, members] = values[:, :, members.size :] - values[:, :, : members.size]
+            i = j
+        return out
