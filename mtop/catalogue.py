@@ -250,7 +250,10 @@ def normalize_params(name: str, params: Mapping[str, Any] | None) -> dict[str, A
     out: dict[str, Any] = {}
     if "window" in entry.params:
         window = str(given.get("window", "5m"))
-        parse_duration(window)
+        try:
+            parse_duration(window)
+        except ValueError as exc:
+            raise ValueError(f"query {name!r} parameter 'window': {exc}") from None
         out["window"] = window
     if "q" in entry.params:
         q = float(given.get("q", 0.95))

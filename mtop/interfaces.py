@@ -4,14 +4,14 @@ Who implements each one (kept true as the code grows):
 
 | Protocol          | Implemented by                                                        |
 |-------------------|-----------------------------------------------------------------------|
-| ``Source``        | ``mtop.sources.simulated.SimulatedFleet`` (mock); the live source (issue 4) |
-| ``ConfigProvider``| ``mtop.config.FileConfigProvider``                                    |
-| ``Logger``        | ``mtop.logging.StdLogger`` (a thin adapter over ``logging.Logger``)   |
-| ``Formatter``     | the CLI's column formatters (``mtop.output``)                         |
-| ``Renderer``      | the CLI's table/JSON/YAML/CSV output; the panels' static HTML (later)  |
-| ``Monitor``       | the dashboard refresh and ``mtop top`` (later issues)                 |
-| ``FileSystem``    | ``mtop.files.LocalFileSystem`` (report output, mock workspace; later)  |
-| ``KubernetesClient`` | the live source's client wrapper (issue 4)                         |
+| ``Source``           | ``mtop.sources.simulated.SimulatedFleet`` (mock); the live source (live-mode issue) |
+| ``ConfigProvider``   | ``mtop.config.FileConfigProvider``                                    |
+| ``Logger``           | ``mtop.logging.StdLogger`` (a thin adapter over ``logging.Logger``)   |
+| ``Formatter``        | ``mtop.output.ColumnFormatter`` (the CLI's configured columns)        |
+| ``Renderer``         | ``mtop.output.TextTable``; the panels' static HTML (dashboard issue)   |
+| ``Monitor``          | not yet: the dashboard refresh and ``mtop top`` (dashboard and CLI issues) |
+| ``FileSystem``       | not yet: report output and the mock workspace (reports and CLI issues) |
+| ``KubernetesClient`` | not yet: the live source's client wrapper (live-mode issue)           |
 
 Everything above the data layer talks to a ``Source`` and never asks which mode it is in.
 """

@@ -367,3 +367,24 @@ def test_unknown_gpu_type_warns_once_per_collection() -> None:
     row = ov.iloc[0]
     assert row["gpu_type"] == "Tesla-T4" and math.isnan(row["hourly_cost"])
     assert math.isnan(row["cost_per_million_tokens"]) and row["tokens_per_second"] == 100.0
+
+
+def test_collection_pauses_the_garbage_collector_and_restores_its_state() -> None:
+    import gc
+
+    from mtop import collect
+
+    assert gc.isenabled()
+    with collect._gc_paused():
+        assert not gc.isenabled()
+        with collect._gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pass is still running
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collect._gc_paused():
+            pass
+        assert not gc.isenabled()  # a user's choice to disable it is kept
+    finally:
+        gc.enable()

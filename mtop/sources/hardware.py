@@ -17,7 +17,11 @@ __all__ = ["CPU_NODE", "HARDWARE", "CpuNodeType", "GPUHardware"]
 
 @dataclass(frozen=True)
 class GPUHardware:
-    """One GPU node type: the GPU model and the instance that carries it."""
+    """One GPU node type: the GPU model and the instance that carries it.
+
+    >>> HARDWARE["L4"].product, HARDWARE["L4"].memory_mib
+    ('NVIDIA-L4', 23034)
+    """
 
     key: str
     product: str
@@ -39,7 +43,11 @@ class GPUHardware:
 
 @dataclass(frozen=True)
 class CpuNodeType:
-    """The general-purpose node type for CPU-only pods (endpoint pickers, CPU models)."""
+    """The general-purpose node type for CPU-only pods (endpoint pickers, CPU models).
+
+    >>> CPU_NODE.instance_type
+    'm7i.8xlarge'
+    """
 
     instance_type: str
     cpu: int

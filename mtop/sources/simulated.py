@@ -29,7 +29,9 @@ from mtop.catalogue import normalize_params, spec
 from mtop.interfaces import JSONDict
 from mtop.promql import matrix, vector
 from mtop.sources.hardware import HARDWARE
-from mtop.sources.objects import PodParts, namespace_object, node_object, pod_object, service_object
+from mtop.sources.objects import namespace_object, node_object
+from mtop.sources.pod_objects import PodParts, pod_object
+from mtop.sources.service_objects import service_object
 from mtop.sources.telemetry import Labels, Telemetry
 from mtop.sources.topology import FleetPlan, plan_fleet
 from mtop.sources.workload import TICK, WorkloadModel
@@ -63,16 +65,31 @@ class _WorkloadLike(Protocol):
 
 
 class FleetConfig(Protocol):
-    """The part of ``mtop.config.Config`` the simulator reads: GPU types and the workload."""
+    """The part of ``mtop.config.Config`` the simulator reads: GPU types and the workload.
+
+    >>> from mtop.config import default_config
+    >>> isinstance(default_config().workload.baseline_qps, float)
+    True
+    """
 
     @property
     def technology(self) -> _TechnologyLike:
-        """GPU types (relative throughput) and how node product labels map to them."""
+        """GPU types (relative throughput) and how node product labels map to them.
+
+        >>> from mtop.config import default_config
+        >>> default_config().technology.match_product("NVIDIA-H200")
+        'nvidia-h200'
+        """
         ...
 
     @property
     def workload(self) -> _WorkloadLike:
-        """Fleet request rate (``baseline_qps``) and ``spike_multiplier``."""
+        """Fleet request rate (``baseline_qps``) and ``spike_multiplier``.
+
+        >>> from mtop.config import default_config
+        >>> default_config().workload.spike_multiplier
+        2.0
+        """
         ...
 
 
@@ -88,6 +105,11 @@ class SimulatedFleet:
     Same ``seed`` (and ``services``, ``start``, config) gives identical objects and query results;
     ``services=N`` sizes the fleet (default: the 16 hand-planned services; 1,000 gives 10,000+ pods).
     Returned objects are shared between calls: treat them as read-only.
+
+    >>> from mtop.config import default_config
+    >>> fleet = SimulatedFleet(default_config(), services=1000, clock="frozen")
+    >>> len(fleet.plan.pods) >= 10_000
+    True
     """
 
     kind = "simulated"
@@ -150,18 +172,37 @@ class SimulatedFleet:
 
     @property
     def telemetry(self) -> Telemetry:
-        """The fleet's exporters and query engine (built on first use)."""
+        """The fleet's exporters and query engine (built on first use).
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> fleet.telemetry is fleet.telemetry
+        True
+        """
         if self._telemetry is None:
             self._telemetry = Telemetry(self.plan, self.model)
         return self._telemetry
 
     # -------------------------------------------------------------------------------------- time
     def now(self) -> datetime:
-        """Simulated now (UTC): the clock's time plus everything :meth:`advance` added."""
+        """Simulated now (UTC): the clock's time plus everything :meth:`advance` added.
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> fleet.now().isoformat()
+        '2026-08-03T00:00:00+00:00'
+        """
         return self._clock() + self._offset
 
     def advance(self, delta: timedelta) -> None:
-        """Move simulated time forward by ``delta`` (never back: counters must not decrease)."""
+        """Move simulated time forward by ``delta`` (never back: counters must not decrease).
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> fleet.advance(timedelta(minutes=5))
+        >>> fleet.now().isoformat()
+        '2026-08-03T00:05:00+00:00'
+        """
         if delta < timedelta(0):
             raise ValueError(f"advance() takes a non-negative timedelta, got {delta}")
         self._offset += delta
@@ -171,6 +212,11 @@ class SimulatedFleet:
         """Objects of ``kind`` in ``namespaces`` (None: all; ignored for cluster-scoped nodes).
 
         Items are sorted by namespace and name, as the API server lists them.
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> [s["metadata"]["name"] for s in fleet.list_objects("llminferenceservices", ["production"])]
+        ['claude-3-haiku', 'claude-3-opus']
         """
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; the simulated fleet lists {', '.join(KINDS)}")
@@ -230,7 +276,13 @@ class SimulatedFleet:
 
     # ----------------------------------------------------------------------------------- queries
     def query(self, name: str, params: Mapping[str, Any] | None = None, at: datetime | None = None) -> JSONDict:
-        """A named query at one instant (default: now), as Prometheus's ``data``: a ``vector``."""
+        """A named query at one instant (default: now), as Prometheus's ``data``: a ``vector``.
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> [r["metric"]["service"] for r in fleet.query("ttft_quantile", {"q": 0.5})["result"]]
+        ['codellama-34b-instruct', 'claude-3-haiku']
+        """
         spec(name)
         norm = normalize_params(name, params)
         t = (_utc(at, "at") if at is not None else self.now()).timestamp()
@@ -245,7 +297,15 @@ class SimulatedFleet:
         end: datetime,
         step: timedelta,
     ) -> JSONDict:
-        """A named query at ``start, start + step, ...`` up to ``end``, as Prometheus's ``data``: a ``matrix``."""
+        """A named query at ``start, start + step, ...`` up to ``end``, as Prometheus's ``data``: a ``matrix``.
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> end = fleet.now()
+        >>> data = fleet.query_range("request_rate", None, end - timedelta(minutes=2), end, timedelta(minutes=1))
+        >>> [len(r["values"]) for r in data["result"]]
+        [3, 3]
+        """
         spec(name)
         norm = normalize_params(name, params)
         t0, t1 = _utc(start, "start").timestamp(), _utc(end, "end").timestamp()
@@ -269,6 +329,11 @@ class SimulatedFleet:
 
         Counters are integrated from the fleet's epoch (one day before ``start``); label dicts are
         shared between series of one pod: read-only.
+
+        >>> from mtop.config import default_config
+        >>> fleet = SimulatedFleet(default_config(), services=3, start=datetime(2026, 8, 3, tzinfo=UTC), clock="frozen")
+        >>> sum(1 for name, _, _ in fleet.samples() if name == "vllm:num_requests_waiting")  # one per ready vLLM pod
+        4
         """
         t = (_utc(at, "at") if at is not None else self.now()).timestamp()
         return self.telemetry.samples(t)

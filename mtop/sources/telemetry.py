@@ -75,7 +75,16 @@ def _le(bound: float) -> str:
 
 
 class Telemetry:
-    """Series tables of one fleet plan and the evaluation of queries and raw samples over its model."""
+    """Series tables of one fleet plan and the evaluation of queries and raw samples over its model.
+
+    >>> from mtop.sources.topology import plan_fleet
+    >>> plan = plan_fleet(0, 3)
+    >>> model = WorkloadModel(plan, baseline_qps=10.0, spike_multiplier=2.0)
+    >>> t = Telemetry(plan, model)
+    >>> labels, values = t.evaluate("request_rate", {"window": "5m"}, np.array([86400.0]))
+    >>> [lab["service"] for lab in labels], values.shape
+    (['codellama-34b-instruct', 'claude-3-haiku'], (2, 1))
+    """
 
     def __init__(self, plan: FleetPlan, model: WorkloadModel) -> None:
         self.plan = plan
@@ -178,7 +187,15 @@ class Telemetry:
 
     # ----------------------------------------------------------------------------------------- gauges
     def pod_gauges(self, st: TickState) -> dict[str, NDArray[np.float64]]:
-        """The vLLM gauges of every ready model pod (rows) at the state's ticks (columns)."""
+        """The vLLM gauges of every ready model pod (rows) at the state's ticks (columns).
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> plan = plan_fleet(0, 3)
+        >>> model = WorkloadModel(plan, baseline_qps=10.0, spike_multiplier=2.0)
+        >>> t = Telemetry(plan, model)
+        >>> sorted(t.pod_gauges(t.model.state([5000]))), t.pod_gauges(t.model.state([5000]))["kv"].shape
+        (['kv', 'running', 'waiting'], (4, 1))
+        """
         svc = self.pod_service
         rate = st.rate[svc]
         rho = st.rho[svc]
@@ -195,9 +212,19 @@ class Telemetry:
         return {"waiting": waiting, "running": np.round(in_flight), "kv": kv}
 
     def gpu_gauges(self, st: TickState) -> dict[str, NDArray[np.float64]]:
-        """DCGM gauges of every GPU (rows) at the state's ticks (columns)."""
-        svc = np.maximum(self.gpu_service, 0)
-        rho = st.rho[svc]
+        """DCGM gauges of every GPU (rows) at the state's ticks (columns).
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> plan = plan_fleet(0, 3)
+        >>> model = WorkloadModel(plan, baseline_qps=10.0, spike_multiplier=2.0)
+        >>> t = Telemetry(plan, model)
+        >>> g = t.gpu_gauges(t.model.state([5000]))
+        >>> bool(np.all(g["used"] + g["free"] + g["reserved"] == g["total"]))
+        True
+        """
+        # Unheld GPUs read an extra all-zero row (also keeps a fleet with no services indexable).
+        padded = np.vstack([st.rho, np.zeros((1, st.rho.shape[1]))])
+        rho = padded[np.where(self.gpu_service >= 0, self.gpu_service, len(st.rho))]
         serving = self.gpu_serving[:, None]
         util = np.where(serving, np.clip(np.round(5.0 + 90.0 * rho + self.gpu_util_offset[:, None]), 0, 100), 0.0)
         total = np.repeat(self.gpu_total[:, None], rho.shape[1], axis=1)
@@ -217,7 +244,16 @@ class Telemetry:
     def evaluate(
         self, name: str, params: Mapping[str, Any], times: NDArray[np.float64]
     ) -> tuple[list[Labels], NDArray[np.float64]]:
-        """Series labels and their values (``[series, times]``) of a named query at unix ``times``."""
+        """Series labels and their values (``[series, times]``) of a named query at unix ``times``.
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> plan = plan_fleet(0, 3)
+        >>> model = WorkloadModel(plan, baseline_qps=10.0, spike_multiplier=2.0)
+        >>> t = Telemetry(plan, model)
+        >>> labels, values = t.evaluate("gpu_power", {}, np.array([0.0, 60.0]))
+        >>> len(labels) == values.shape[0], values.shape[1]
+        (True, 2)
+        """
         if name in _GPU_QUERIES:
             st = self.model.state(np.floor(times / TICK).astype(np.int64))
             return self.gpu_labels, self.gpu_gauges(st)[_GPU_QUERIES[name]]
@@ -260,7 +296,9 @@ class Telemetry:
                 spec = self.plan.services[int(s)]
                 groups.setdefault((spec.namespace, spec.model_name), []).append(int(s))
         keys = sorted(groups)
-        values = np.array([per_service[groups[k]].sum(axis=0) for k in keys]).reshape(len(keys), -1)
+        values = np.zeros((len(keys), per_service.shape[1]))
+        for row, k in enumerate(keys):
+            values[row] = per_service[groups[k]].sum(axis=0)
         return [{"namespace": ns, "model_name": m} for ns, m in keys], values
 
     # ---------------------------------------------------------------------------------------- samples
@@ -268,6 +306,13 @@ class Telemetry:
         """Every service's counters of ``family`` at unix time ``t``, integrated from the fleet epoch.
 
         Integrals up to whole ticks are cached and extended forward, so a scrape every tick costs one tick.
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> plan = plan_fleet(0, 3)
+        >>> model = WorkloadModel(plan, baseline_qps=10.0, spike_multiplier=2.0)
+        >>> t = Telemetry(plan, model)
+        >>> bool(np.all(t.counters_at("finished", 7200.0) >= t.counters_at("finished", 3600.0)))
+        True
         """
         model = self.model
         k_t = int(np.floor(t / TICK))
@@ -281,7 +326,15 @@ class Telemetry:
         return base + values[:, :, 1]
 
     def samples(self, t: float) -> list[tuple[str, Labels, float]]:
-        """Every raw series at unix time ``t``: ``(metric name, labels, value)``."""
+        """Every raw series at unix time ``t``: ``(metric name, labels, value)``.
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> plan = plan_fleet(0, 3)
+        >>> model = WorkloadModel(plan, baseline_qps=10.0, spike_multiplier=2.0)
+        >>> t = Telemetry(plan, model)
+        >>> sorted({name for name, _, _ in t.samples(3600.0)})[:2]
+        ['DCGM_FI_DEV_FB_FREE', 'DCGM_FI_DEV_FB_RESERVED']
+        """
         out: list[tuple[str, Labels, float]] = []
         k = np.array([int(np.floor(t / TICK))])
         st = self.model.state(k)

@@ -37,7 +37,11 @@ OOM_SERVICE = "llama-3-8b-instruct"
 
 @dataclass
 class NodeRec:
-    """One node: a GPU node of a hardware pool, or a CPU node (``hardware`` None)."""
+    """One node: a GPU node of a hardware pool, or a CPU node (``hardware`` None).
+
+    >>> NodeRec("n1", "L4", "us-west-2a", "10.0.1.2", 4, 47500, 30.0).used_gpus
+    0
+    """
 
     name: str
     hardware: str | None
@@ -52,7 +56,12 @@ class NodeRec:
 
 @dataclass
 class PodRec:
-    """One pod: which service and part of it, its resources, placement and health."""
+    """One pod: which service and part of it, its resources, placement and health.
+
+    >>> p = PodRec("s-kserve-abc-x", "ns", 0, "main", "both", "llminferenceservice-workload", 0, 0, 1, 4000, "s", 60.0)
+    >>> p.ready, p.serves, p.node
+    (True, True, -1)
+    """
 
     name: str
     namespace: str
@@ -79,18 +88,31 @@ class PodRec:
 
     @property
     def ready(self) -> bool:
-        """Whether the pod's Ready condition is True."""
+        """Whether the pod's Ready condition is True (running, or restarted after an OOM kill).
+
+        >>> sorted({p.state: p.ready for p in plan_fleet(0, None).pods}.items())
+        [('crashloop', False), ('oomkilled', True), ('pending', False), ('running', True)]
+        """
         return self.state in ("running", "oomkilled")
 
     @property
     def serves(self) -> bool:
-        """Whether it is a ready vLLM pod (it exposes vLLM metrics and takes traffic)."""
+        """Whether it is a ready vLLM pod (it exposes vLLM metrics and takes traffic).
+
+        >>> [(p.state, p.kind, p.serves) for p in plan_fleet(0, 1).pods][:2]
+        [('crashloop', 'main', False), ('running', 'main', True)]
+        """
         return self.ready and self.kind != "epp"
 
 
 @dataclass
 class FleetPlan:
-    """The static fleet: services, nodes and placed pods, with readiness facts per service."""
+    """The static fleet: services, nodes and placed pods, with readiness facts per service.
+
+    >>> plan = plan_fleet(0, 2)  # so small a fleet's one crash-looping pod is one of claude-3-haiku's 3
+    >>> [s.name for s in plan.services], plan.ready_replicas
+    (['claude-3-haiku', 'claude-3-opus'], [2, 0])
+    """
 
     seed: int
     services: list[ServiceSpec]
@@ -103,7 +125,12 @@ class FleetPlan:
     scheduler_ready: list[int] = field(default_factory=list)
 
     def unschedulable_message(self, pod: PodRec) -> str:
-        """The scheduler's ``PodScheduled`` message for a pending pod, as kube-scheduler words it."""
+        """The scheduler's ``PodScheduled`` message for a pending pod, as kube-scheduler words it.
+
+        >>> plan = plan_fleet(0, 2)
+        >>> plan.unschedulable_message(next(p for p in plan.pods if p.state == "pending"))
+        "0/7 nodes are available: 7 node(s) didn't match Pod's node affinity/selector."
+        """
         spec = self.services[pod.service]
         pool = spec.hardware if pod.kind != "epp" else None
         matching = sum(1 for n in self.nodes if n.hardware == pool)

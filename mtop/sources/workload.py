@@ -11,8 +11,11 @@ evaluated on its own, in any order, and agrees with every other reading of the s
   ``w_s = cap_s u_s / sum(cap u)`` with a small smooth jitter ``j_s(t)`` renormalised so the fleet
   sum is exactly ``R(t)``. ``cap_s`` (requests/s at saturation) is ready replicas x GPUs x 2500 tok/s
   x the GPU type's relative throughput / max(1, params/8) / mean output tokens, calibrated once by a
-  fleet-wide factor so that service ``s`` runs at its target utilisation ``u_s`` at the baseline
-  rate (two services hot, ``u > 0.85``; two nearly idle, ``u < 0.15``).
+  fleet-wide factor so that service ``s`` runs at its target utilisation ``u_s`` at a reference rate of
+  6.25 requests/s per service (100 QPS, the default baseline, for the 16-service default fleet); two
+  services are hot (``u`` 0.74-0.8: past 0.9 at the afternoon peak, overloaded in a spike), two nearly
+  idle (``u < 0.15``). The configured baseline does not move
+  the calibration: doubling ``workload.baseline_qps`` doubles every service's load.
 - Load ``rho = rate / cap`` drives lognormal latencies (TTFT, ITL, E2E), overload aborts, queueing,
   KV-cache usage and GPU utilisation.
 
@@ -57,6 +60,8 @@ histogram its finite buckets, then the count (the ``+Inf`` bucket), then the sum
 REF_TOKENS_PER_GPU = 2500.0
 """Output tokens/s of one reference GPU (relative throughput 1) on a model of 8B parameters or fewer."""
 CPU_GPU_EQUIVALENT = 0.04
+# Requests/s per service at which the hardware model is calibrated (100 QPS for the 16-service default fleet).
+REFERENCE_QPS_PER_SERVICE = 6.25
 """A CPU-only replica's throughput as a fraction of one reference GPU."""
 RHO_CAP = 0.97
 _SPIKE_SALT, _SPIKE_MINUTES, _RAMP_S = 101, 10, 60.0
@@ -96,7 +101,13 @@ def spike(t: ArrayLike, seed: int, multiplier: float) -> NDArray[np.float64]:
 
 @dataclass(frozen=True)
 class TickState:
-    """Per-service, per-tick load for some ticks: arrays of shape ``[services, ticks]``."""
+    """Per-service, per-tick load for some ticks: arrays of shape ``[services, ticks]``.
+
+    >>> from mtop.sources.topology import plan_fleet
+    >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+    >>> m.state([100, 101]).rho.shape
+    (3, 2)
+    """
 
     rate: NDArray[np.float64]
     """Finished requests per second."""
@@ -110,7 +121,13 @@ class TickState:
 class WorkloadModel:
     """Static per-service workload parameters and the per-tick state they imply.
 
-    ``relative_throughput`` maps hardware keys (``"H100"``) to the config's relative throughput.
+    ``relative_throughput`` maps hardware keys (``"H100"``) to the config's relative throughput (default 1);
+    ``epoch_tick`` is the first tick the fleet counts (its counters are zero before).
+
+    >>> from mtop.sources.topology import plan_fleet
+    >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+    >>> bool(np.isclose(m.state([7]).rate.sum(), m.fleet_rate([7 * TICK])[0]))  # the services share R(t)
+    True
     """
 
     def __init__(
@@ -119,8 +136,8 @@ class WorkloadModel:
         *,
         baseline_qps: float,
         spike_multiplier: float,
-        relative_throughput: Mapping[str, float],
-        epoch_tick: int,
+        relative_throughput: Mapping[str, float] | None = None,
+        epoch_tick: int = 0,
     ) -> None:
         if baseline_qps < 0 or not math.isfinite(baseline_qps):
             raise ValueError(f"workload.baseline_qps must be a finite number >= 0, got {baseline_qps}")
@@ -150,7 +167,8 @@ class WorkloadModel:
         self.ready_replicas = np.array(plan.ready_replicas, dtype=np.float64)
         self.active = self.ready_replicas > 0
         gpus = np.array([s.gpus_per_pod * s.pods_per_replica for s in specs], dtype=np.float64)
-        rel = np.array([relative_throughput.get(s.hardware, 1.0) if s.hardware else 1.0 for s in specs])
+        throughput = relative_throughput or {}
+        rel = np.array([throughput.get(s.hardware, 1.0) if s.hardware else 1.0 for s in specs])
         per_replica = np.where(gpus > 0, gpus, CPU_GPU_EQUIVALENT) * REF_TOKENS_PER_GPU * rel
         per_replica = per_replica / np.maximum(1.0, params / 8.0)
         raw_capacity = self.ready_replicas * per_replica / self.mean_output
@@ -158,8 +176,10 @@ class WorkloadModel:
         weight = np.where(self.active, raw_capacity * self.target_utilisation, 0.0)
         total = float(weight.sum())
         self.weight = weight / total if total > 0 else weight
-        # One fleet-wide calibration: at the baseline rate each service runs at its target utilisation.
-        scale = self.baseline_qps / total if total > 0 else 0.0
+        # One fleet-wide calibration of the hardware model: at the *reference* rate (what the fleet was sized
+        # for, proportional to its size) each service runs at its target utilisation. It does not depend on
+        # the configured baseline, so raising workload.baseline_qps raises load, as it would on real GPUs.
+        scale = REFERENCE_QPS_PER_SERVICE * max(n, 1) / total if total > 0 else 0.0
         self.capacity = raw_capacity * scale
 
     def _utilisation(self, base: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -167,18 +187,30 @@ class WorkloadModel:
         active = np.flatnonzero(self.active)
         order = active[np.argsort(unit_float(hash_u64(self.seed, active, salt=9)), kind="stable")]
         hot, idle = order[:2], order[2:4]
-        u[hot] = 0.86 + 0.09 * unit_float(hash_u64(self.seed, hot, salt=10))
+        u[hot] = 0.74 + 0.06 * unit_float(hash_u64(self.seed, hot, salt=10))
         u[idle] = 0.10 + 0.04 * unit_float(hash_u64(self.seed, idle, salt=11))
         return u
 
     def fleet_rate(self, t: ArrayLike) -> NDArray[np.float64]:
-        """``R(t)``: the whole fleet's request rate at unix times ``t`` (before the fleet existed: 0)."""
+        """``R(t)``: the whole fleet's request rate at unix times ``t`` (before the fleet existed: 0).
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+        >>> m.fleet_rate([-TICK]).tolist()
+        [0.0]
+        """
         tt = np.asarray(t, dtype=np.float64)
         r = self.baseline_qps * daily(tt) * spike(tt, self.seed, self.spike_multiplier)
         return np.where(np.floor(tt / TICK) >= self.epoch_tick, r, 0.0)
 
     def state(self, ticks: ArrayLike) -> TickState:
-        """Load of every service at these tick indexes (each tick evaluated at its start time)."""
+        """Load of every service at these tick indexes (each tick evaluated at its start time).
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+        >>> m.state([10]).rate[1].tolist()  # claude-3-opus is not ready: no traffic
+        [0.0]
+        """
         t = np.asarray(ticks, dtype=np.int64).astype(np.float64) * TICK
         jitter = 1.0 + 0.1 * np.sin(2.0 * math.pi * t[None, :] / self.period[:, None] + self.phase[:, None])
         share = self.weight[:, None] * jitter
@@ -195,7 +227,13 @@ class WorkloadModel:
         return TickState(rate, rho, ttft, itl, e2e, errors)
 
     def family(self, name: str, st: TickState) -> NDArray[np.float64]:
-        """Per-second rates of one counter family for these ticks: shape ``[services, K, F]``."""
+        """Per-second rates of one counter family for these ticks: shape ``[services, K, F]``.
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+        >>> m.family("ttft", m.state([10, 11])).shape
+        (3, 2, 24)
+        """
         rate = st.rate
         if name == "finished":
             ok = rate * (1.0 - st.error_share)
@@ -220,6 +258,12 @@ class WorkloadModel:
         Shape ``[services, F, len(points)]``. Rates are zero before the fleet's epoch tick, and
         constant within a tick, so a point inside a tick takes that tick's share pro rata. Ticks are
         processed in chunks, so a day of a 1,000-service fleet never sits in memory at once.
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+        >>> c = m.counters("tokens", 4, [4 * TICK, 5 * TICK])
+        >>> c.shape, bool(np.all(c[:, :, 0] == 0))
+        ((3, 2, 2), True)
         """
         pts = np.asarray(points, dtype=np.float64)
         n = len(self.weight)
@@ -253,7 +297,13 @@ class WorkloadModel:
         return out
 
     def width(self, name: str) -> int:
-        """Columns of family ``name`` (``F`` in the shapes above)."""
+        """Columns of family ``name`` (``F`` in the shapes above).
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+        >>> m.width("finished"), m.width("itl")
+        (4, 21)
+        """
         if name == "finished":
             return 4
         if name == "tokens":
@@ -268,6 +318,12 @@ class WorkloadModel:
         Overlapping windows (a range query whose step is shorter than its window) share one pass
         over their ticks; windows far apart are integrated separately, so a sparse range never
         walks the ticks between its points.
+
+        >>> from mtop.sources.topology import plan_fleet
+        >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
+        >>> c = m.counters("finished", 0, [100.0, 400.0])
+        >>> bool(np.allclose(m.increase("finished", [100.0], [400.0])[..., 0], c[..., 1] - c[..., 0]))
+        True
         """
         a = np.asarray(starts, dtype=np.float64)
         b = np.asarray(ends, dtype=np.float64)
