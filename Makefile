@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench clean
+.PHONY: demo test deps lint types unit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/mtop list
+
+# System packages and the kube-apiserver build for the integration tests (cached in ~/.cache/mtop).
+deps:
+	bash scripts/install-test-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check mtop tests benchmarks
@@ -26,7 +30,7 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint types unit
+test: deps lint types unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/collectors.py

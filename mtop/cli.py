@@ -24,20 +24,18 @@ from typing import Any
 import yaml
 
 from mtop.config import Config, config_to_dict, default_config, load_config
-from mtop.errors import ConfigError, MtopError
-from mtop.output import FORMATS
+from mtop.errors import MtopError
 
 __all__ = [
     "COMMANDS",
     "Command",
     "add_any_arguments",
     "add_config_arguments",
-    "add_list_arguments",
     "build_parser",
     "main",
+    "module_command",
     "not_implemented",
     "run_config",
-    "run_list",
     "run_version",
     "version",
 ]
@@ -158,50 +156,11 @@ def run_config(args: argparse.Namespace, cfg: Config) -> int:
 # --- commands still to be wired -------------------------------------------------------------------------
 
 
-def add_list_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``mtop list``: output format, namespaces, sort key, simulator options.
-
-    >>> add_list_arguments(p := argparse.ArgumentParser()); p.parse_args(["-o", "json", "-n", "prod"]).namespace
-    ['prod']
-    """
-    parser.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("-n", "--namespace", action="append", help="only this namespace (repeatable)")
-    parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
-    parser.add_argument("--sort", metavar="KEY", help="sort key (default: display.sorting.default_key)")
-    parser.add_argument("--mode", choices=("mock", "live"), help="data source (default: from the config)")
-    parser.add_argument("--seed", type=int, default=0, help="simulated fleet: random seed (default: 0)")
-    parser.add_argument(
-        "--services", type=int, help="simulated fleet: number of services (default: the built-in fleet)"
-    )
-
-
-def run_list(args: argparse.Namespace, cfg: Config) -> int:
-    """``mtop list``: the fleet's services with readiness, model, replicas, GPUs, TTFT p95 and cost.
-
-    >>> run_list(build_parser().parse_args(["list", "-o", "csv", "-n", "nope"]), default_config())
-    namespace,service,model,ready,replicas,gpus,gpu_type,ttft_p95_ms,error_rate_percent,tokens_per_second,hourly_cost,cost_per_million_tokens,queue_depth
-    <BLANKLINE>
-    0
-    """
-    from mtop.collect import overview
-    from mtop.context import connect
-    from mtop.output import render_frame, sort_frame
-
-    if args.sort and args.sort not in cfg.display.sorting.available_keys:
-        keys = ", ".join(cfg.display.sorting.available_keys)
-        raise ConfigError(f"unknown sort key {args.sort!r}; choose one of {keys}", key="--sort")
-    fleet = connect(args.mode, config=cfg, seed=args.seed, services=args.services)
-    namespaces = None if args.all_namespaces else args.namespace
-    frame = sort_frame(overview(fleet, namespaces=namespaces), cfg.display, args.sort)
-    fields = [c.field for c in cfg.display.enabled_columns()]
-    columns = ["namespace", "service", *[f for f in fields if f not in ("namespace", "service")]]
-    text = render_frame(frame, args.output, cfg.display, color=cfg.display.color_enabled and sys.stdout.isatty(),
-                        columns=columns)  # fmt: skip
-    print(text)
-    return 0
-
-
-_PLANNED = (
+# Every other command lives in its own module, mtop/commands/<name, '-' as '_'>.py, with ``add_arguments(parser)``
+# and ``run(args, cfg) -> int`` (optionally ``HELP`` and ``NEEDS_CONFIG``). A name whose module does not
+# exist yet is a placeholder that says so. Command modules keep heavy imports inside ``run``.
+_MODULE_COMMANDS = (
+    ("list", "list the fleet's services"),
     ("get", "show one service"),
     ("check", "show a service's conditions"),
     ("logs", "show a service's logs"),
@@ -236,11 +195,32 @@ def add_any_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
+def module_command(name: str, text: str) -> Command:
+    """The command implemented by ``mtop.commands.<name>``, or a placeholder if that module does not exist.
+
+    >>> module_command("list", "list the fleet's services").run.__module__
+    'mtop.commands.list'
+    """
+    module_name = "mtop.commands." + name.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return Command(name, text, not_implemented, add_any_arguments)
+    return Command(
+        name,
+        getattr(module, "HELP", text),
+        module.run,
+        getattr(module, "add_arguments", None),
+        getattr(module, "NEEDS_CONFIG", True),
+    )
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("version", "print the version", run_version, needs_config=False),
     Command("config", "print the effective configuration and where values came from", run_config, add_config_arguments),
-    Command("list", "list the fleet's services", run_list, add_list_arguments),
-    *(Command(name, text, not_implemented, add_any_arguments) for name, text in _PLANNED),
+    *(module_command(name, text) for name, text in _MODULE_COMMANDS),
 )
 
 

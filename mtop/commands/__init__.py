@@ -1,0 +1,1 @@
+"""One module per CLI subcommand (see ``mtop.cli``): ``add_arguments(parser)`` and ``run(args, cfg)``."""
