@@ -1,0 +1,1 @@
+"""Scenarios played on the simulated fleet: rollouts (canary, blue-green, rolling, shadow), load, convergence."""
