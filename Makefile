@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test deps lint types unit bench clean
+.PHONY: demo test deps lint types unit nbval notebooks bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/mtop list
+	$(BIN)/mtop report run fleet-overview --output-dir build/demo
 
 # System packages and the kube-apiserver build for the integration tests (cached in ~/.cache/mtop).
 deps:
@@ -30,7 +31,15 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: deps lint types unit
+# Every report notebook, re-executed and compared with its stored outputs (volatile text sanitized).
+nbval: $(STAMP)
+	$(BIN)/pytest --nbval notebooks/ --ignore=notebooks/dashboard.ipynb --nbval-sanitize-with tests/nbval/sanitize.cfg --nbval-current-env -p no:cacheprovider -q
+
+# Refresh the stored outputs after editing a report notebook.
+notebooks: $(STAMP)
+	$(BIN)/python -c "from pathlib import Path; from mtop.reports.execute import store_outputs; [store_outputs(p) for p in sorted(Path('notebooks').glob('*.ipynb')) if p.name != 'dashboard.ipynb']"
+
+test: deps lint types unit nbval
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/collectors.py

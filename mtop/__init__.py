@@ -41,9 +41,16 @@ _LAZY: dict[str, str] = {
     "overview": "mtop.collect",
     "recommendations": "mtop.collect",
     "what_if": "mtop.collect",
+    "simulate": "mtop.simulation.rollout",
+    "load_scenarios": "mtop.simulation.load",
+    "converge": "mtop.simulation.convergence",
+    "TOPOLOGIES": "mtop.simulation.topologies",
+    "AsyncMTop": "mtop.async_cli",
 }
 
 __all__ = [
+    "TOPOLOGIES",
+    "AsyncMTop",
     "AuthError",
     "Config",
     "ConfigError",
@@ -55,20 +62,24 @@ __all__ = [
     "SourceUnavailable",
     "__version__",
     "connect",
+    "converge",
     "gpu_costs",
     "gpus",
     "load_config",
+    "load_scenarios",
     "nodes",
     "overview",
     "pods",
     "recommendations",
     "services",
+    "simulate",
     "slo_history",
     "slo_metrics",
     "what_if",
 ]
 
 if TYPE_CHECKING:
+    from mtop.async_cli import AsyncMTop
     from mtop.collect import (
         gpu_costs,
         gpus,
@@ -83,6 +94,10 @@ if TYPE_CHECKING:
     )
     from mtop.config import Config, load_config
     from mtop.context import Fleet, connect
+    from mtop.simulation.convergence import converge
+    from mtop.simulation.load import load_scenarios
+    from mtop.simulation.rollout import simulate
+    from mtop.simulation.topologies import TOPOLOGIES
 
 
 def __getattr__(name: str) -> Any:

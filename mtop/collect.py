@@ -6,7 +6,14 @@ call makes one :class:`_Snapshot`: it lists each object kind once and runs each 
 and every frame it builds shares them (``overview`` does not collect twice). ``df.attrs`` holds
 ``source``, ``cluster``, ``collected_at`` (source time, ISO 8601), ``namespaces``, ``queries``
 (name, params and the PromQL a live source runs) and ``errors``: a query that fails is recorded
-there and its columns are NaN (partial data is not an exception).
+there and its columns are NaN (partial data is not an exception). A live source also reports what it
+could not list (namespaces the user may not read, a missing CRD, no Prometheus) into ``errors``, and
+the kinds it served from its cache of last good lists into ``stale`` (present only then).
+
+Several clusters (``mtop.connect(mode="live", contexts=["a", "b"])``): each collector runs one pass per
+cluster, concurrently, and stacks the frames with a leading ``cluster`` column (the context name);
+``attrs["clusters"]`` lists them and each error is prefixed by its cluster. A cluster that cannot be
+reached is an error of the others' frames, not an exception. One cluster: no ``cluster`` column.
 
 >>> from datetime import UTC, datetime
 >>> import mtop
@@ -20,12 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import functools
 import gc
 import threading
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -66,6 +74,64 @@ HISTORY_METRICS: tuple[str, ...] = (
 """The slo_metrics columns that :func:`slo_history` returns as ``metric``."""
 
 _OVERVIEW_COST = ("hourly_cost", "cost_per_million_tokens", "idle_hourly_cost", "monthly_cost", "utilization_percent")
+_METRIC_REQUESTS: list[tuple[str, Mapping[str, Any]]] = [(name, params) for name, params, _ in METRIC_QUERIES.values()]
+_DCGM_REQUESTS: list[tuple[str, Mapping[str, Any]]] = [(name, {}) for name in DCGM_QUERIES]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _per_cluster(collector: F) -> F:
+    """Run ``collector`` once per cluster of a multi-cluster fleet and stack the frames with a ``cluster`` column.
+
+    A source with ``for_each_cluster`` (live) runs the passes (concurrently for several clusters); a
+    single cluster's frames come back unchanged, without a ``cluster`` column. Other sources are called
+    directly. The fleet is the first positional argument or ``fleet=``.
+    """
+
+    @functools.wraps(collector)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fleet, rest = (args[0], args[1:]) if args else (kwargs.pop("fleet", None), ())
+        whole = _fleet(fleet)
+        for_each = getattr(whole.source, "for_each_cluster", None)
+        if for_each is None:
+            return collector(whole, *rest, **kwargs)
+        results = for_each(lambda src: collector(dataclasses.replace(whole, source=src), *rest, **kwargs))
+        if len(results) == 1:
+            value = results[0][1]
+            if isinstance(value, BaseException):
+                raise value
+            return value
+        return _stack(results)
+
+    return cast(F, wrapper)
+
+
+def _stack(results: Sequence[tuple[str, Any]]) -> Any:
+    """Per-cluster frames (or dicts of frames) as one, with a leading ``cluster`` column; failures in attrs."""
+    ok = [(name, value) for name, value in results if not isinstance(value, BaseException)]
+    failed = [f"{name}: {value}" for name, value in results if isinstance(value, BaseException)]
+    if not ok:
+        raise results[0][1]
+    names = [name for name, _ in results]
+    if isinstance(ok[0][1], dict):  # collect_all
+        return {key: _stack_frames([(n, v[key]) for n, v in ok], names, failed) for key in ok[0][1]}
+    return _stack_frames(ok, names, failed)
+
+
+def _stack_frames(parts: Sequence[tuple[str, pd.DataFrame]], names: list[str], failed: list[str]) -> pd.DataFrame:
+    frames = []
+    for name, df in parts:
+        frames.append(df.assign(cluster=pd.Series([name] * len(df), index=df.index, dtype="string")))
+    out = pd.concat(frames, ignore_index=True)
+    out = out[["cluster", *[c for c in out.columns if c != "cluster"]]]
+    attrs = dict(parts[0][1].attrs)
+    attrs["cluster"] = ", ".join(names)
+    attrs["clusters"] = list(names)
+    attrs["errors"] = [f"{n}: {e}" for n, df in parts for e in df.attrs.get("errors", [])] + failed
+    stale = [f"{n}: {k}" for n, df in parts for k in df.attrs.get("stale", [])]
+    if stale:
+        attrs["stale"] = stale
+    out.attrs = attrs
+    return out
 
 
 _gc_lock = threading.Lock()
@@ -94,6 +160,36 @@ def _gc_paused() -> Iterator[None]:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+V = TypeVar("V")
+
+
+class _cached(Generic[V]):
+    """``functools.cached_property`` without its lock, which on Python 3.11 is one per *class*.
+
+    With that lock, two snapshots built on two threads (several clusters; a dashboard refresh and a
+    call) run one after the other. A snapshot belongs to one thread, so no lock is needed.
+    """
+
+    def __init__(self, fn: Callable[[Any], V]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _cached[V]: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> V: ...
+    def __get__(self, obj: object | None, objtype: type | None = None) -> V | _cached[V]:
+        if obj is None:
+            return self
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value  # the instance's value now shadows this (non-data) descriptor
+        return value
 
 
 def _fleet(fleet: Fleet | None) -> Fleet:
@@ -141,14 +237,34 @@ class _Snapshot:
         self.collected_at = self.fleet.now()
         self.queries: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.stale: list[str] = []
         self._objects: dict[str, list[JSONDict]] = {}
         self._results: dict[tuple[str, tuple[tuple[str, Any], ...]], JSONDict | None] = {}
+        self._drain()  # left over by an earlier pass that failed in this thread: not this pass's news
+        self.errors.clear()
+        self.stale.clear()
+
+    def _drain(self) -> None:
+        """Move what the source could not get (403 namespaces, a missing CRD, no Prometheus) into ``errors``.
+
+        ``drain_errors``/``drain_stale`` are optional source methods (the live source has them).
+        """
+        for attr, into in (("drain_errors", self.errors), ("drain_stale", self.stale)):
+            drain = getattr(self.source, attr, None)
+            if drain is not None:
+                into.extend(m for m in drain() if m not in into)
 
     def objects(self, kind: str) -> list[JSONDict]:
         """Objects of ``kind``, listed once (nodes are cluster-wide)."""
         if kind not in self._objects:
             scoped = kind != "nodes" and not (kind == "pods" and self.all_pods)
             items = self.source.list_objects(kind, list(self.namespaces) if scoped and self.namespaces else None)
+            reported = len(self.errors)
+            self._drain()
+            if not scoped and kind == "pods" and not items and self.namespaces and len(self.errors) > reported:
+                # Every pod could not be listed (RBAC per namespace): count allocation from ours alone.
+                items = self.source.list_objects(kind, list(self.namespaces))
+                self._drain()
             if scoped and self.namespaces is not None:
                 wanted = set(self.namespaces)
                 items = [o for o in items if (o.get("metadata") or {}).get("namespace") in wanted]
@@ -172,7 +288,35 @@ class _Snapshot:
             except SourceError as exc:
                 self.errors.append(f"{name} {full}: {exc}")
                 self._results[key] = None
+            self._drain()
         return self._results[key]
+
+    def prefetch(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Run the named queries not run yet, concurrently when the source offers ``query_many`` (live).
+
+        Results land where :meth:`query` finds them, in request order; without ``query_many`` this
+        does nothing and :meth:`query` runs each one when it is first asked for.
+        """
+        many = getattr(self.source, "query_many", None)
+        if many is None:
+            return
+        todo: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[str, dict[str, Any]]] = {}
+        for name, params in requests:
+            full = self._params(name, params, self.window)
+            key = (name, tuple(sorted(full.items())))
+            if key not in self._results:
+                todo.setdefault(key, (name, full))
+        if not todo:
+            return
+        results = many(list(todo.values()))
+        for (key, (name, full)), result in zip(todo.items(), results, strict=True):
+            self.queries.append({"name": name, "params": full, "promql": render(name, full)})
+            if isinstance(result, SourceError):
+                self.errors.append(f"{name} {full}: {result}")
+                self._results[key] = None
+            else:
+                self._results[key] = result
+        self._drain()
 
     def query_range(self, name: str, params: Mapping[str, Any], window: str, step: timedelta) -> JSONDict | None:
         """A named range query over ``[now - window, now]`` (not cached: history is asked once)."""
@@ -185,19 +329,21 @@ class _Snapshot:
         except SourceError as exc:
             self.errors.append(f"{name} {full}: {exc}")
             return None
+        finally:
+            self._drain()
 
-    @cached_property
+    @_cached
     def all_pod_rows(self) -> pd.DataFrame:
         """Every listed pod (service or not), for node allocation."""
         return pods_frame(self.objects("pods"))
 
-    @cached_property
+    @_cached
     def nodes(self) -> pd.DataFrame:
         """Schema ``nodes`` with costs (the one place unknown GPU types warn)."""
         tech = self.config.technology
         return node_costs(_nodes_frame(self.objects("nodes"), self.all_pod_rows, tech), tech)
 
-    @cached_property
+    @_cached
     def typed_pods(self) -> pd.DataFrame:
         """Every pod in the namespaces, with its node's GPU type."""
         rows = self.all_pod_rows
@@ -205,45 +351,47 @@ class _Snapshot:
             rows = rows[rows["namespace"].isin(self.namespaces)]
         return with_node_gpu_type(rows, self.nodes)
 
-    @cached_property
+    @_cached
     def pods(self) -> pd.DataFrame:
         """Schema ``pods``: the LLMInferenceService pods."""
         return service_pods(self.typed_pods)
 
-    @cached_property
+    @_cached
     def services(self) -> pd.DataFrame:
         """Schema ``services``."""
         return services_frame(self.objects("llminferenceservices"), self.typed_pods, self.config.technology)
 
-    @cached_property
+    @_cached
     def metrics(self) -> pd.DataFrame:
         """Per-service figures of :data:`mtop.slo.METRIC_QUERIES`, in their columns' units."""
+        self.prefetch(_METRIC_REQUESTS)
         results = {col: self.query(name, params) for col, (name, params, _) in METRIC_QUERIES.items()}
         return service_metrics(results, scale={col: s for col, (_, _, s) in METRIC_QUERIES.items()})
 
-    @cached_property
+    @_cached
     def gpus(self) -> pd.DataFrame:
         """Schema ``gpus`` (GPUs held in the namespaces when filtered)."""
+        self.prefetch(_DCGM_REQUESTS)
         dcgm = {name: self.query(name) for name in DCGM_QUERIES}
         out = gpus_frame(dcgm, self.all_pod_rows, self.nodes, self.config.technology)
         if self.namespaces is not None:
             out = out[out["namespace"].isin(self.namespaces).fillna(False)].reset_index(drop=True)
         return out
 
-    @cached_property
+    @_cached
     def slo_metrics(self) -> pd.DataFrame:
         """Schema ``slo_metrics``."""
         metrics = self.metrics
         error_known = self.query("error_request_rate") is not None
         return slo_frame(self.services, metrics, self.config.slo, errors_known=error_known)
 
-    @cached_property
+    @_cached
     def gpu_costs(self) -> pd.DataFrame:
         """Schema ``gpu_costs``."""
         tps = self.metrics[["namespace", "service", "tokens_per_second"]]
         return service_costs(self.services, self.pods, self.nodes, self.gpus, tps)
 
-    @cached_property
+    @_cached
     def overview(self) -> pd.DataFrame:
         """Schema ``overview`` (plus ``utilization_percent``): services, SLO and cost, one row per service."""
         svc, slo, cost = self.services, self.slo_metrics, self.gpu_costs
@@ -263,6 +411,8 @@ class _Snapshot:
             "queries": copy.deepcopy(self.queries),
             "errors": list(self.errors),
         }
+        if self.stale:  # only a live source with allow_stale serves stale lists
+            out["stale"] = list(self.stale)
         out.update(extra)
         return out
 
@@ -275,6 +425,7 @@ class _Snapshot:
         return df
 
 
+@_per_cluster
 def services(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per LLMInferenceService: model, readiness, replicas, GPUs asked for and their type.
 
@@ -289,6 +440,7 @@ def services(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None
     return snap.frame("services")
 
 
+@_per_cluster
 def pods(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per model-server pod (decode, prefill, both) and router-scheduler pod.
 
@@ -299,6 +451,7 @@ def pods(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) ->
     return _Snapshot(fleet, namespaces).frame("pods")
 
 
+@_per_cluster
 def nodes(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per GPU node: type, allocatable/allocated/free GPUs, price and cost.
 
@@ -317,6 +470,7 @@ def nodes(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -
     return df
 
 
+@_per_cluster
 def gpus(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per GPU (DCGM), with the pod and service holding it; NaN metrics where DCGM is silent.
 
@@ -327,6 +481,7 @@ def gpus(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) ->
     return _Snapshot(fleet, namespaces, all_pods=True).frame("gpus")
 
 
+@_per_cluster
 def slo_metrics(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m") -> (
     pd.DataFrame
 ):  # fmt: skip
@@ -339,6 +494,7 @@ def slo_metrics(fleet: Fleet | None = None, namespaces: Sequence[str] | None = N
     return _Snapshot(fleet, namespaces, window=window).frame("slo_metrics", window=window)
 
 
+@_per_cluster
 def gpu_costs(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m") -> (
     pd.DataFrame
 ):  # fmt: skip
@@ -351,6 +507,7 @@ def gpu_costs(fleet: Fleet | None = None, namespaces: Sequence[str] | None = Non
     return _Snapshot(fleet, namespaces, window=window).frame("gpu_costs", window=window)
 
 
+@_per_cluster
 def overview(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m") -> (
     pd.DataFrame
 ):  # fmt: skip
@@ -363,6 +520,7 @@ def overview(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None
     return _Snapshot(fleet, namespaces, window=window).frame("overview", window=window)
 
 
+@_per_cluster
 def collect_all(
     fleet: Fleet | None = None, namespaces: Sequence[str] | None = None, window: str = "5m"
 ) -> dict[str, pd.DataFrame]:
@@ -373,12 +531,14 @@ def collect_all(
     ['gpu_costs', 'gpus', 'nodes']
     """
     snap = _Snapshot(fleet, namespaces, window=window, all_pods=True)
+    snap.prefetch(_DCGM_REQUESTS + _METRIC_REQUESTS)  # every query of the pass at once (live: concurrently)
     names = ("services", "pods", "nodes", "gpus", "slo_metrics", "gpu_costs", "overview")
     for name in names:  # build every frame first, so each frame's attrs list every query of the pass
         getattr(snap, name)
     return {name: snap.frame(name, window=window) for name in names}
 
 
+@_per_cluster
 def slo_history(
     fleet: Fleet | None = None,
     window: str = "1h",
@@ -417,6 +577,7 @@ def slo_history(
     return schema.check_frame(df, "slo_history")
 
 
+@_per_cluster
 def recommendations(fleet: Fleet | None = None, namespaces: Sequence[str] | None = None) -> pd.DataFrame:
     """Right-sizing actions (scale_down, scale_up, switch_gpu, consolidate) with monthly savings.
 
@@ -433,6 +594,7 @@ def recommendations(fleet: Fleet | None = None, namespaces: Sequence[str] | None
     return schema.check_frame(df, "recommendations")
 
 
+@_per_cluster
 def what_if(
     fleet: Fleet | None = None,
     *,

@@ -46,6 +46,8 @@ from mtop.config_schema import (
     GPUType,
     LiveConfig,
     ProgramConfig,
+    ReportJob,
+    ReportsConfig,
     SLOConfig,
     SortingConfig,
     SummaryConfig,
@@ -89,6 +91,8 @@ __all__ = [
     "GPUType",
     "LiveConfig",
     "ProgramConfig",
+    "ReportJob",
+    "ReportsConfig",
     "SLOConfig",
     "SortingConfig",
     "SummaryConfig",
@@ -309,6 +313,8 @@ def config_to_dict(config: Config, *, redact: bool = True) -> dict[str, Any]:
     url = out["live"]["prometheus_url"]
     if redact and url:
         out["live"]["prometheus_url"] = redact_url(url)
+    if redact and out["live"].get("prometheus_password"):
+        out["live"]["prometheus_password"] = "***"  # never printed by `mtop config` or reports
     return out
 
 

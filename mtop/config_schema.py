@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from mtop.catalogue import parse_duration
 from mtop.config_sources import describe, gpu_env_name
 from mtop.errors import ConfigError
 
@@ -35,6 +36,8 @@ __all__ = [
     "GPUType",
     "LiveConfig",
     "ProgramConfig",
+    "ReportJob",
+    "ReportsConfig",
     "SLOConfig",
     "SortingConfig",
     "SummaryConfig",
@@ -75,6 +78,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     base = strip_optional(tp)
     if value is None and base is not tp:
         return None
+    if base is Any:  # free-form values (report parameters): checked where they are used
+        return value
     if base is bool and isinstance(value, bool):
         return value
     if base is int and isinstance(value, int) and not isinstance(value, bool):
@@ -490,16 +495,39 @@ class WorkloadConfig(_Validated):
 
 @dataclass(frozen=True)
 class LiveConfig(_Validated):
-    """Where live mode connects; None means the client's own default.
+    """Where live mode connects and how it behaves when a server misbehaves; None means the client's own default.
+
+    ``prometheus_password`` is a secret: it is left out of ``repr`` and must never be printed or logged.
+    ``contexts`` (several clusters at once) and ``pod_selectors`` are lists, set in a file, not a variable.
 
     >>> LiveConfig(prometheus_url="http://127.0.0.1:9090").namespace is None
     True
+    >>> LiveConfig(prometheus_password="s3cret")  # doctest: +ELLIPSIS
+    LiveConfig(prometheus_url=None, ...)
+    >>> "s3cret" in repr(LiveConfig(prometheus_password="s3cret"))
+    False
     """
 
     prometheus_url: str | None = None
     context: str | None = None
     kubeconfig: str | None = None
     namespace: str | None = None
+    contexts: tuple[str, ...] = ()
+    prometheus_token_file: str | None = None
+    prometheus_username: str | None = None
+    prometheus_password: str | None = dataclasses.field(default=None, repr=False)
+    prometheus_ca: str | None = None
+    prometheus_timeout_seconds: float = 10.0
+    kube_timeout_seconds: float = 30.0
+    page_size: int = 500
+    retries: int = 3
+    retry_backoff_seconds: float = 0.5
+    cache_ttl_seconds: float = 300.0
+    allow_stale: bool = False
+    pod_selectors: tuple[str, ...] = (
+        "app.kubernetes.io/part-of=llminferenceservice",
+        "llm-d.ai/inference-serving=true",
+    )
 
     def _validate(self) -> None:
         if self.prometheus_url is not None:
@@ -509,6 +537,96 @@ class LiveConfig(_Validated):
             except ValueError:
                 scheme = ""
             _check(scheme in ("http", "https"), "prometheus_url", "must be an http:// or https:// URL")
+        for key in ("prometheus_timeout_seconds", "kube_timeout_seconds"):
+            value = getattr(self, key)
+            _check(value > 0, key, f"must be > 0 seconds, got {value:g}")
+        _check(self.page_size >= 1, "page_size", f"must be >= 1, got {self.page_size}")
+        _check(self.retries >= 0, "retries", f"must be >= 0, got {self.retries}")
+        _check(self.retry_backoff_seconds >= 0, "retry_backoff_seconds", "must be >= 0 seconds")
+        _check(self.cache_ttl_seconds >= 0, "cache_ttl_seconds", "must be >= 0 seconds")
+        for i, name in enumerate(self.contexts):
+            _nonempty(name, f"contexts[{i}]")
+        _check(len(set(self.contexts)) == len(self.contexts), "contexts", "must not repeat a context")
+        for i, selector in enumerate(self.pod_selectors):
+            _nonempty(selector, f"pod_selectors[{i}]")
+
+
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_CRON_FIELD = re.compile(r"^[A-Za-z0-9*?/,-]+$")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+@dataclass(frozen=True)
+class ReportJob(_Validated):
+    """One scheduled report: which notebook, its parameters, when (``cron`` or ``every``), where, how many kept.
+
+    ``cron`` is a five-field expression in UTC (or ``@daily``, ``@hourly``...); ``every`` a duration (``30m``).
+    Ranges and names inside a cron field are checked by ``mtop.reports.cron`` when the schedule runs.
+
+    >>> ReportJob("nightly", report="cost-report", cron="0 6 * * *").notebook
+    'cost-report'
+    """
+
+    name: str
+    report: str | None = None
+    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    cron: str | None = None
+    every: str | None = None
+    output_dir: str | None = None
+    keep: int | None = None
+
+    def _validate(self) -> None:
+        _check(bool(_JOB_NAME.match(self.name)), "name", f"must be letters, digits, '.', '_' or '-', got {self.name!r}")
+        if self.report is not None:
+            _nonempty(self.report, "report")
+        _check((self.cron is None) != (self.every is None), "cron", "give exactly one of cron or every")
+        if self.cron is not None:
+            fields = self.cron.split()
+            ok = fields == [self.cron.strip()] and self.cron.strip().lower() in _CRON_MACROS
+            ok = ok or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields))
+            _check(ok, "cron", f"must be 5 fields (minute hour day month weekday) or a macro, got {self.cron!r}")
+        if self.every is not None:
+            try:
+                seconds = parse_duration(self.every)
+            except ValueError as exc:
+                raise ConfigError(str(exc), key="every") from None
+            _check(seconds > 0, "every", f"must be longer than 0s, got {self.every!r}")
+        if self.output_dir is not None:
+            _nonempty(self.output_dir, "output_dir")
+        if self.keep is not None:
+            _check(self.keep >= 1, "keep", f"must be >= 1, got {self.keep}")
+
+    def __hash__(self) -> int:  # parameters may hold dicts and lists
+        return hash((self.name, self.report, self.cron, self.every, self.output_dir, self.keep))
+
+    @property
+    def notebook(self) -> str:
+        """The report notebook this job runs (``report``, else the job's ``name``).
+
+        >>> ReportJob("fleet-overview", every="1h").notebook
+        'fleet-overview'
+        """
+        return self.report or self.name
+
+
+@dataclass(frozen=True)
+class ReportsConfig(_Validated):
+    """The ``reports`` section: scheduled runs of the report notebooks (``mtop report schedule``).
+
+    >>> ReportsConfig(output_dir="out", keep=3, jobs=(ReportJob("a", every="1h"),)).jobs[0].name
+    'a'
+    """
+
+    output_dir: str = "reports"
+    keep: int = 10
+    jobs: tuple[ReportJob, ...] = ()
+
+    def _validate(self) -> None:
+        _nonempty(self.output_dir, "output_dir")
+        _check(self.keep >= 1, "keep", f"must be >= 1, got {self.keep}")
+        names = [job.name for job in self.jobs]
+        for i, name in enumerate(names):
+            _check(name not in names[:i], f"jobs[{i}].name", f"duplicate job name {name!r}")
 
 
 @dataclass(frozen=True)
@@ -528,6 +646,7 @@ class Config(_Validated):
     workload: WorkloadConfig
     mode: str
     live: LiveConfig
+    reports: ReportsConfig = dataclasses.field(default_factory=ReportsConfig)
     sources: Mapping[str, str] = dataclasses.field(
         default_factory=dict, compare=False, hash=False, repr=False, metadata={"internal": True}
     )

@@ -76,7 +76,10 @@ def connect(
 
     The mode comes from ``mode``, else the configuration (``MTOP_MODE`` / ``LLD_MODE`` / the file),
     else ``mock``. Simulator options: ``seed``, ``services`` (fleet size), ``start`` and ``clock``
-    (``"wall"``, ``"frozen"`` or a callable returning a UTC datetime).
+    (``"wall"``, ``"frozen"`` or a callable returning a UTC datetime). Live options (keywords, over
+    ``config.live``): ``kubeconfig``, ``context`` or ``contexts=[...]`` (several clusters, a ``cluster``
+    column), ``in_cluster``, ``namespaces``, ``prometheus_url`` and its credentials, ``allow_stale``,
+    ``progress``, ... (all in ``mtop.sources.live.LIVE_OPTIONS``; see ``connect_live``).
 
     >>> connect(seed=3, clock="frozen").mode
     'mock'
@@ -92,11 +95,19 @@ def connect(
 def _make_source(mode: str, cfg: Config, *, seed: int, services: int | None, start: datetime | None,
                  clock: ClockArg, **live_options: Any) -> Source:  # fmt: skip
     if mode == "mock":
+        from mtop.sources.overlay import OverlayStore
         from mtop.sources.simulated import SimulatedFleet
 
-        return SimulatedFleet(cfg, seed=seed, services=services, start=start, clock=clock)  # type: ignore[arg-type]
+        # The workspace overlay of `mtop create/delete` ($MTOP_WORKSPACE); workspace=False: the seeded fleet only.
+        workspace = live_options.get("workspace")
+        overlay = None if workspace is False else OverlayStore.default(workspace)
+        return SimulatedFleet(cfg, seed=seed, services=services, start=start, clock=clock,  # type: ignore[arg-type]
+                              overlay=overlay)  # fmt: skip
     if mode == "live":
-        raise MtopError("live mode is not available in this version yet (it arrives with the live-mode issue)")
+        # Options: mtop.sources.live.LIVE_OPTIONS (kubeconfig, context, contexts, prometheus_url, ...).
+        from mtop.sources.live import connect_live
+
+        return connect_live(cfg, **live_options)
     raise MtopError(f"unknown mode {mode!r}: expected 'mock' or 'live'")
 
 

@@ -10,6 +10,7 @@
     │   ├── AuthError                                             credentials refused
     │   └── QueryError(..., query=None, status=None)              one query failed
     ├── SchemaError(message, frame=None, missing=())              a frame is missing columns
+    ├── ReportError(message, notebook=None, cell_index=None)      a report notebook failed
     └── UnknownQueryError                                         a name not in the query catalogue
 
 Every class carries enough context to name the culprit; messages never include secrets.
@@ -24,6 +25,7 @@ __all__ = [
     "CycleError",
     "MtopError",
     "QueryError",
+    "ReportError",
     "SchemaError",
     "SourceError",
     "SourceUnavailable",
@@ -116,6 +118,20 @@ class SchemaError(MtopError):
         self.frame = frame
         self.missing = missing
         super().__init__(f"{frame}: {message}" if frame else message)
+
+
+class ReportError(MtopError):
+    """A report notebook could not run: bad parameters, an unwritable output, or a failing cell.
+
+    >>> str(ReportError("ZeroDivisionError: division by zero", notebook="cost-report", cell_index=7))
+    'cost-report, cell 7: ZeroDivisionError: division by zero'
+    """
+
+    def __init__(self, message: str, *, notebook: str | None = None, cell_index: int | None = None) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        where = ", ".join(p for p in (notebook, f"cell {cell_index}" if cell_index is not None else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class UnknownQueryError(MtopError, KeyError):

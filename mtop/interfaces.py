@@ -4,12 +4,12 @@ Who implements each one (kept true as the code grows):
 
 | Protocol          | Implemented by                                                        |
 |-------------------|-----------------------------------------------------------------------|
-| ``Source``           | ``mtop.sources.simulated.SimulatedFleet`` (mock); the live source (live-mode issue) |
+| ``Source``           | ``mtop.sources.simulated.SimulatedFleet`` (mock); ``mtop.sources.live.LiveSource`` (live) |
 | ``ConfigProvider``   | ``mtop.config.FileConfigProvider``                                    |
 | ``Logger``           | ``mtop.logging.StdLogger`` (a thin adapter over ``logging.Logger``)   |
 | ``Formatter``        | ``mtop.output.ColumnFormatter`` (the CLI's configured columns)        |
 | ``Renderer``         | ``mtop.output.TextTable``; the panels' static HTML (dashboard issue)   |
-| ``Monitor``          | not yet: the dashboard refresh and ``mtop top`` (dashboard and CLI issues) |
+| ``Monitor``          | ``mtop.async_cli.AsyncResourceMonitor`` (the dashboard refresh and ``mtop top``) |
 | ``FileSystem``       | not yet: report output and the mock workspace (reports and CLI issues) |
 | ``KubernetesClient`` | not yet: the live source's client wrapper (live-mode issue)           |
 

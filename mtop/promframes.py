@@ -9,7 +9,9 @@ arrive as strings (``"1.5"``, ``"NaN"``, ``"+Inf"``) and leave as float64; label
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +47,20 @@ def _float(text: Any) -> float:
         return float("nan")
 
 
+def _column(pairs: Sequence[Sequence[Any]], index: int, fallback: Callable[[Any], float]) -> npt.NDArray[np.float64]:
+    """Item ``index`` of every ``[stamp, "sample"]`` pair as float64, parsed by ``float`` in C.
+
+    ``fallback`` reads the items only when ``float`` refuses one (``None``, a malformed string).
+
+    >>> _column([[1, "NaN"], [2, "+Inf"], [3, None]], 1, _float).tolist()
+    [nan, inf, nan]
+    """
+    try:
+        return np.fromiter(map(float, map(itemgetter(index), pairs)), dtype=np.float64, count=len(pairs))
+    except (TypeError, ValueError):
+        return np.fromiter(map(fallback, map(itemgetter(index), pairs)), dtype=np.float64, count=len(pairs))
+
+
 def vector_frame(data: Mapping[str, Any] | None, labels: Sequence[str], value: str = "value") -> pd.DataFrame:
     """A Prometheus ``vector`` as a frame: one string column per label (NA when absent) and ``value``.
 
@@ -67,21 +83,19 @@ def matrix_frame(data: Mapping[str, Any] | None, labels: Sequence[str]) -> pd.Da
     ([1, 2], [2.0, 3.0])
     """
     result = list((data or {}).get("result") or ())
-    stamps: list[float] = []
-    values: list[float] = []
-    label_cols: dict[str, list[Any]] = {lab: [] for lab in labels}
-    for series in result:
-        metric = series.get("metric") or {}
-        points = series.get("values") or ()
-        stamps.extend(float(p[0]) for p in points)
-        values.extend(_float(p[1]) for p in points)
-        for lab in labels:
-            label_cols[lab].extend([metric.get(lab)] * len(points))
+    series_points = [series.get("values") or () for series in result]
+    counts = np.fromiter((len(points) for points in series_points), dtype=np.intp, count=len(series_points))
+    # The points are read in C (chain, itemgetter, fromiter: no per-point Python frame);
+    # labels are built once per series and repeated, not once per point.
+    pairs = list(chain.from_iterable(series_points))
     # Whole milliseconds: Prometheus timestamps are float seconds with millisecond resolution.
-    millis = np.round(np.array(stamps, dtype=np.float64) * 1000.0).astype(np.int64)
+    millis = np.round(_column(pairs, 0, float) * 1000.0).astype(np.int64)
     cols: dict[str, Any] = {"timestamp": pd.to_datetime(millis, unit="ms", utc=True).astype("datetime64[ns, UTC]")}
-    cols.update({lab: pd.array(v, dtype="string") for lab, v in label_cols.items()})
-    cols["value"] = np.array(values, dtype=np.float64)
+    rows = np.repeat(np.arange(len(result), dtype=np.intp), counts)
+    for lab in labels:
+        per_series = pd.array([(r.get("metric") or {}).get(lab) for r in result], dtype="string")
+        cols[lab] = per_series.take(rows)
+    cols["value"] = _column(pairs, 1, _float)
     return pd.DataFrame(cols)
 
 

@@ -214,6 +214,48 @@ def test_matrix_frame_is_tidy_with_utc_timestamps() -> None:
     assert matrix_frame(None, ["service"]).empty
 
 
+def _matrix_frame_per_point(data: dict | None, labels: list[str]) -> pd.DataFrame:
+    """The obvious per-point loop matrix_frame replaced (kept as the reference its fast path must equal)."""
+    stamps, values, label_cols = [], [], {lab: [] for lab in labels}
+    for series in (data or {}).get("result") or ():
+        metric = series.get("metric") or {}
+        for stamp, sample in series.get("values") or ():
+            stamps.append(float(stamp))
+            try:
+                values.append(float(sample))
+            except (TypeError, ValueError):
+                values.append(math.nan)
+            for lab in labels:
+                label_cols[lab].append(metric.get(lab))
+    millis = [round(s * 1000.0) for s in stamps]
+    cols: dict = {"timestamp": pd.to_datetime(millis, unit="ms", utc=True).astype("datetime64[ns, UTC]")}
+    cols.update({lab: pd.array(v, dtype="string") for lab, v in label_cols.items()})
+    cols["value"] = pd.array(values, dtype="float64").to_numpy()
+    return pd.DataFrame(cols)
+
+
+@pytest.mark.parametrize("odd_sample", ["1.25", None, "bogus"])
+def test_matrix_frame_equals_the_per_point_reference(odd_sample: str | None) -> None:
+    # Special samples, a series without labels, one without values, a label absent from some series,
+    # float and int stamps, and (parametrised) a sample float() refuses, which must read as NaN.
+    data = {
+        "resultType": "matrix",
+        "result": [
+            {"metric": {"service": "a", "pod": "p"}, "values": [[1764331200, "NaN"], [1764331215.125, "+Inf"]]},
+            {"metric": {}, "values": [[1764331200, "-Inf"], [1764331230, "1e3"]]},
+            {"metric": {"service": "b"}, "values": []},
+            {"values": [[1764331245.5, odd_sample], [1764331260, "-0.5"]]},
+            {"metric": {"pod": "q", "extra": "x"}, "values": [[1764331200, "7"]]},
+        ],
+    }
+    labels = ["service", "pod", "missing"]
+    got = matrix_frame(data, labels)
+    pd.testing.assert_frame_equal(got, _matrix_frame_per_point(data, labels), check_exact=True)
+    assert got["service"].isna().tolist() == [False, False, True, True, True, True, True]
+    assert got["value"].tolist()[:4] == [pytest.approx(math.nan, nan_ok=True), math.inf, -math.inf, 1000.0]
+    pd.testing.assert_frame_equal(matrix_frame({"result": []}, labels), _matrix_frame_per_point(None, labels))
+
+
 def test_service_metrics_outer_joins_and_scales() -> None:
     results = {
         "ttft_p95_ms": svc_vector({("n", "a"): 0.25}),

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from mtop.commands.common import add_fleet_arguments, connect_fleet, namespaces_of, use_color
 from mtop.config import Config
-from mtop.errors import ConfigError
-from mtop.output import FORMATS
 
 HELP = "list the fleet's services"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``mtop list``: output format, namespaces, sort key, simulator options.
+    """Arguments of ``mtop list``: the fleet options, ``-o``, and the sort key.
 
     >>> add_arguments(p := argparse.ArgumentParser()); p.parse_args(["-o", "json", "-n", "prod"]).namespace
     ['prod']
     """
-    parser.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("-n", "--namespace", action="append", help="only this namespace (repeatable)")
-    parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
-    parser.add_argument("--sort", metavar="KEY", help="sort key (default: display.sorting.default_key)")
-    parser.add_argument("--mode", choices=("mock", "live"), help="data source (default: from the config)")
-    parser.add_argument("--seed", type=int, default=0, help="simulated fleet: random seed (default: 0)")
-    parser.add_argument(
-        "--services", type=int, help="simulated fleet: number of services (default: the built-in fleet)"
-    )
+    add_fleet_arguments(parser)
+    parser.add_argument("--sort", metavar="KEY", help="sort key (default: display.sorting.default_key, MTOP_SORT_KEY)")
+    parser.add_argument("--window", default="5m", help="rate window of the SLO figures (default: 5m)")
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
@@ -39,19 +31,12 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     <BLANKLINE>
     0
     """
-    from mtop.collect import overview
-    from mtop.context import connect
-    from mtop.output import render_frame, sort_frame
+    from mtop.commands.ops import list_services
+    from mtop.output import render_frame
 
-    if args.sort and args.sort not in cfg.display.sorting.available_keys:
-        keys = ", ".join(cfg.display.sorting.available_keys)
-        raise ConfigError(f"unknown sort key {args.sort!r}; choose one of {keys}", key="--sort")
-    fleet = connect(args.mode, config=cfg, seed=args.seed, services=args.services)
-    namespaces = None if args.all_namespaces else args.namespace
-    frame = sort_frame(overview(fleet, namespaces=namespaces), cfg.display, args.sort)
+    fleet = connect_fleet(args, cfg)
+    frame = list_services(fleet, namespaces_of(args, fleet), args.sort, window=args.window)
     fields = [c.field for c in cfg.display.enabled_columns()]
     columns = ["namespace", "service", *[f for f in fields if f not in ("namespace", "service")]]
-    text = render_frame(frame, args.output, cfg.display, color=cfg.display.color_enabled and sys.stdout.isatty(),
-                        columns=columns)  # fmt: skip
-    print(text)
+    print(render_frame(frame, args.output, cfg.display, color=use_color(cfg), columns=columns))
     return 0

@@ -1,5 +1,5 @@
-"""Data sources behind ``mtop.interfaces.Source``: the simulated fleet (mock mode) and, later, live.
+"""Data sources behind ``mtop.interfaces.Source``: the simulated fleet (mock) and ``live.LiveSource``.
 
 Nothing is imported here on purpose: ``import mtop.sources`` stays free, and ``mtop.context`` imports
-``mtop.sources.simulated`` only when a simulated fleet is asked for.
+``mtop.sources.simulated`` or ``mtop.sources.live`` only when that kind of fleet is asked for.
 """

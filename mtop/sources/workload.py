@@ -34,18 +34,27 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from mtop.catalogue import E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS
+from mtop.promql import histogram_quantile_many
 from mtop.sources.mathx import hash_u64, lognormal_cdf, unit_float
 from mtop.sources.topology import FleetPlan
 
 __all__ = [
     "FAMILIES",
     "HISTOGRAMS",
+    "RHO_CAP",
     "SIGMA",
     "TICK",
     "TickState",
     "WorkloadModel",
     "daily",
+    "error_share",
+    "gpu_utilization_percent",
+    "itl_median",
+    "latency_quantile",
+    "observed_quantile",
+    "queueing",
     "spike",
+    "ttft_median",
 ]
 
 TICK = 15.0
@@ -64,6 +73,7 @@ CPU_GPU_EQUIVALENT = 0.04
 REFERENCE_QPS_PER_SERVICE = 6.25
 """A CPU-only replica's throughput as a fraction of one reference GPU."""
 RHO_CAP = 0.97
+"""Load beyond which the latency model stops growing (a queue past it grows without bound)."""
 _SPIKE_SALT, _SPIKE_MINUTES, _RAMP_S = 101, 10, 60.0
 
 
@@ -97,6 +107,90 @@ def spike(t: ArrayLike, seed: int, multiplier: float) -> NDArray[np.float64]:
     ramp = np.clip(np.minimum(x, length - x) / _RAMP_S, 0.0, 1.0)
     ramp = np.where(has_spike & (x >= 0) & (x < length), ramp, 0.0)
     return 1.0 + (multiplier - 1.0) * ramp
+
+
+# --------------------------------------------------------------------------- load -> latency, errors, GPU
+# Pure functions of a service's load ``rho`` (arrival rate / capacity): the fleet's model and the
+# simulation layer (rollouts, load scenarios, convergence) share them, so both tell the same story.
+
+
+def queueing(rho: ArrayLike) -> NDArray[np.float64]:
+    """The queueing factor ``rho / (1 - rho)``, with ``rho`` capped at :data:`RHO_CAP` in the denominator.
+
+    >>> queueing([0.0, 0.5, 2.0]).round(2).tolist()
+    [0.0, 1.0, 66.67]
+    """
+    r = np.asarray(rho, dtype=np.float64)
+    return r / (1.0 - np.minimum(r, RHO_CAP))
+
+
+def ttft_median(rho: ArrayLike, base: ArrayLike) -> NDArray[np.float64]:
+    """Median time to first token (seconds) at load ``rho`` for an unloaded median ``base``: ``base (1 + 2 q)``.
+
+    >>> float(ttft_median(0.5, 0.1))
+    0.30000000000000004
+    """
+    return np.asarray(base, dtype=np.float64) * (1.0 + 2.0 * queueing(rho))
+
+
+def itl_median(rho: ArrayLike, base: ArrayLike) -> NDArray[np.float64]:
+    """Median inter-token latency (seconds) at load ``rho``: ``base (1 + 0.8 q)``.
+
+    >>> float(itl_median(0.0, 0.02))
+    0.02
+    """
+    return np.asarray(base, dtype=np.float64) * (1.0 + 0.8 * queueing(rho))
+
+
+def error_share(rho: ArrayLike, base: ArrayLike) -> NDArray[np.float64]:
+    """Share of finished requests that fail (0-0.5): ``base``, plus 5 points per 0.1 of load past 0.9 (aborts).
+
+    >>> error_share([0.5, 1.0], 0.0002).round(4).tolist()
+    [0.0002, 0.0502]
+    """
+    r = np.asarray(rho, dtype=np.float64)
+    return np.minimum(0.5, np.asarray(base, dtype=np.float64) + 0.05 * np.maximum(0.0, r - 0.9) / 0.1)
+
+
+def gpu_utilization_percent(rho: ArrayLike) -> NDArray[np.float64]:
+    """Mean GPU utilisation (percent) of a serving pod at load ``rho``: ``5 + 90 rho``, within 0-100.
+
+    The exporters add a small fixed offset per GPU; this is the service-level mean.
+
+    >>> gpu_utilization_percent([0.0, 0.5, 2.0]).tolist()
+    [5.0, 50.0, 100.0]
+    """
+    return np.clip(5.0 + 90.0 * np.asarray(rho, dtype=np.float64), 0.0, 100.0)
+
+
+def latency_quantile(median: ArrayLike, sigma: float, q: float) -> NDArray[np.float64]:
+    """The exact ``q``-quantile of a lognormal latency with this median and log-space ``sigma``.
+
+    >>> round(float(latency_quantile(1.0, SIGMA["ttft"], 0.95)), 3)  # e^(1.645 x 0.45)
+    2.096
+    """
+    from statistics import NormalDist
+
+    return np.asarray(median, dtype=np.float64) * math.exp(sigma * NormalDist().inv_cdf(q))
+
+
+def observed_quantile(name: str, median: ArrayLike, q: float) -> NDArray[np.float64]:
+    """The ``q``-quantile Prometheus reports for latency ``name`` (``ttft``, ``itl``, ``e2e``) with this median.
+
+    That is ``histogram_quantile`` over vLLM's buckets of the lognormal (linear inside a bucket), what
+    an SLO query sees, rather than the exact :func:`latency_quantile`; it is exact on a bucket bound
+    and never decreases as the median grows.
+
+    >>> round(float(observed_quantile("ttft", 0.5 / latency_quantile(1.0, SIGMA["ttft"], 0.95), 0.95)), 6)
+    0.5
+    """
+    if name not in HISTOGRAMS:
+        raise KeyError(f"unknown latency {name!r}; known: {', '.join(HISTOGRAMS)}")
+    bounds = (*HISTOGRAMS[name], math.inf)
+    le = np.asarray(bounds, dtype=np.float64)
+    med = np.asarray(median, dtype=np.float64)
+    cdf = lognormal_cdf(le, med[..., None], SIGMA[name])
+    return histogram_quantile_many(q, bounds, cdf)
 
 
 @dataclass(frozen=True)
@@ -218,13 +312,10 @@ class WorkloadModel:
         share = np.divide(share, norm, out=np.zeros_like(share), where=norm > 0)
         rate = self.fleet_rate(t)[None, :] * share
         rho = np.divide(rate, self.capacity[:, None], out=np.zeros_like(rate), where=self.capacity[:, None] > 0)
-        capped = np.minimum(rho, RHO_CAP)
-        queueing = rho / (1.0 - capped)
-        ttft = self.base_ttft[:, None] * (1.0 + 2.0 * queueing)
-        itl = self.base_itl[:, None] * (1.0 + 0.8 * queueing)
+        ttft = ttft_median(rho, self.base_ttft[:, None])
+        itl = itl_median(rho, self.base_itl[:, None])
         e2e = ttft + self.mean_output[:, None] * itl
-        errors = np.minimum(0.5, self.base_error[:, None] + 0.05 * np.maximum(0.0, rho - 0.9) / 0.1)
-        return TickState(rate, rho, ttft, itl, e2e, errors)
+        return TickState(rate, rho, ttft, itl, e2e, error_share(rho, self.base_error[:, None]))
 
     def family(self, name: str, st: TickState) -> NDArray[np.float64]:
         """Per-second rates of one counter family for these ticks: shape ``[services, K, F]``.
