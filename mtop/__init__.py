@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {
     "converge": "mtop.simulation.convergence",
     "TOPOLOGIES": "mtop.simulation.topologies",
     "AsyncMTop": "mtop.async_cli",
+    "dashboard": "mtop.panels.fleet_dashboard",
 }
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "__version__",
     "connect",
     "converge",
+    "dashboard",
     "gpu_costs",
     "gpus",
     "load_config",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     )
     from mtop.config import Config, load_config
     from mtop.context import Fleet, connect
+    from mtop.panels.fleet_dashboard import dashboard
     from mtop.simulation.convergence import converge
     from mtop.simulation.load import load_scenarios
     from mtop.simulation.rollout import simulate
