@@ -301,3 +301,25 @@ def _close_widgets() -> Iterator[None]:
     import ipywidgets
 
     ipywidgets.Widget.close_all()
+
+
+def test_rollout_player_steps_through_a_failing_canary() -> None:
+    from mtop.panels.rollout import RolloutPanel, rollout_panel
+
+    player = rollout_panel("canary", _fleet(), fail_at=2, static=False)
+    assert isinstance(player, RolloutPanel)
+    chart = player.chart
+    assert [t.name for t in chart.data] == ["stable", "canary"]
+    assert all(len(t.x) == 1 for t in chart.data)  # step 0 only
+    steps = int(player.rollout["step"].max())
+    for _ in range(steps + 3):  # the Step button stops at the last step
+        player.step_button.click()
+    assert player.step == steps
+    assert player.chart is chart and all(len(t.x) == steps + 1 for t in chart.data)  # drawn in place
+    assert "rolled back" in player.decision.value
+    decisions = set(player.rollout["decision"])
+    assert "rollback" in decisions and "promote" not in decisions
+    player.slider.value = 1  # what the Play widget and the slider do
+    assert all(len(t.x) == 2 for t in chart.data)
+    page = rollout_panel("shadow", _fleet(), static=True)
+    assert isinstance(page, StaticPanel) and "mirrored" in page.to_html(include_plotlyjs=False)

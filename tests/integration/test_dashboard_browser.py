@@ -225,7 +225,13 @@ def test_another_cell_completes_while_a_refresh_is_in_flight(board: Dashboard) -
     assert board.run_cell("gate.close()\nprint('armed')").strip() == "armed"
     # This cell waits (in the kernel) until the next collection is blocked in its worker thread, then
     # returns: it completes while that refresh is in flight, which only the next cell can release.
-    out = board.run_cell("print('in flight', gate.wait_in_flight(120), 'released', gate.released, board.running)")
+    # The wait is awaited in a worker thread: a blocking wait would stall the kernel's event loop, on which
+    # the refresh loop schedules its next collection (a race the test itself would create).
+    out = board.run_cell(
+        "import asyncio\n"
+        "flying = await asyncio.to_thread(gate.wait_in_flight, 120)\n"
+        "print('in flight', flying, 'released', gate.released, board.running)"
+    )
     assert out.strip() == "in flight True released False True"
     held = board.updated()
     assert board.run_cell("gate.open()\nprint('released', gate.released)").strip() == "released True"
