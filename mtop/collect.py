@@ -25,13 +25,10 @@ reached is an error of the others' frames, not an exception. One cluster: no ``c
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import functools
-import gc
-import threading
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
@@ -44,6 +41,7 @@ from mtop.cost import COST_BASIS, node_costs, service_costs
 from mtop.errors import SourceError
 from mtop.frames import nodes_frame as _nodes_frame
 from mtop.frames import pods_frame, service_pods, services_frame, with_node_gpu_type
+from mtop.gcpause import gc_paused
 from mtop.interfaces import JSONDict
 from mtop.promframes import DCGM_QUERIES, gpus_frame, matrix_frame, service_metrics
 from mtop.recommend import recommend, what_if_frame
@@ -132,34 +130,6 @@ def _stack_frames(parts: Sequence[tuple[str, pd.DataFrame]], names: list[str], f
         attrs["stale"] = stale
     out.attrs = attrs
     return out
-
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = True
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector during one collection pass.
-
-    A pass allocates hundreds of thousands of small dicts and lists (parsed objects, query results)
-    that are all acyclic; on a 10,000-pod fleet the collector's repeated full scans cost as much as the
-    parsing itself. Nested and concurrent passes are counted, so the last one out re-enables it.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-        _gc_pauses += 1
-        gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 V = TypeVar("V")
@@ -418,7 +388,7 @@ class _Snapshot:
 
     def frame(self, name: str, kind: str | None = None, **extra: Any) -> pd.DataFrame:
         """A copy of one built frame, checked against its schema, with this pass's attrs."""
-        with _gc_paused():
+        with gc_paused():
             df: pd.DataFrame = getattr(self, name).copy()
         schema.check_frame(df, kind or name)
         df.attrs = {**df.attrs, **self.attrs(**extra)}
@@ -588,7 +558,7 @@ def recommendations(fleet: Fleet | None = None, namespaces: Sequence[str] | None
     ['namespace', 'service', 'action']
     """
     snap = _Snapshot(fleet, namespaces)
-    with _gc_paused():
+    with gc_paused():
         df = recommend(snap.overview, snap.config)
     df.attrs = snap.attrs(cost_basis=COST_BASIS)
     return schema.check_frame(df, "recommendations")
@@ -616,7 +586,7 @@ def what_if(
     True
     """
     snap = _Snapshot(fleet, [namespace] if namespace is not None else None)
-    with _gc_paused():
+    with gc_paused():
         df = what_if_frame(
             snap.overview, snap.config, gpu_type=gpu_type, replicas=replicas, service=service, namespace=namespace
         )

@@ -524,10 +524,8 @@ class LiveConfig(_Validated):
     retry_backoff_seconds: float = 0.5
     cache_ttl_seconds: float = 300.0
     allow_stale: bool = False
-    pod_selectors: tuple[str, ...] = (
-        "app.kubernetes.io/part-of=llminferenceservice",
-        "llm-d.ai/inference-serving=true",
-    )
+    pod_selectors: tuple[str, ...] = ()
+    consistent_reads: bool = False
 
     def _validate(self) -> None:
         if self.prometheus_url is not None:

@@ -78,24 +78,33 @@ def vector_frame(data: Mapping[str, Any] | None, labels: Sequence[str], value: s
 def matrix_frame(data: Mapping[str, Any] | None, labels: Sequence[str]) -> pd.DataFrame:
     """A Prometheus ``matrix`` as a tidy frame: ``timestamp`` (UTC), the label columns, ``value``.
 
+    Each series' ``values`` is the API's ``[[stamp, "sample"], ...]``, or (from the live source's
+    decoder, :mod:`mtop.sources.matrix`) a float64 array of shape ``(n, 2)``.
+
     >>> d = {"resultType": "matrix", "result": [{"metric": {"service": "a"}, "values": [[60, "2"], [120, "3"]]}]}
     >>> f = matrix_frame(d, ["service"]); f["timestamp"].dt.minute.tolist(), f["value"].tolist()
     ([1, 2], [2.0, 3.0])
     """
     result = list((data or {}).get("result") or ())
-    series_points = [series.get("values") or () for series in result]
+    series_points = [series.get("values") if series.get("values") is not None else () for series in result]
     counts = np.fromiter((len(points) for points in series_points), dtype=np.intp, count=len(series_points))
-    # The points are read in C (chain, itemgetter, fromiter: no per-point Python frame);
-    # labels are built once per series and repeated, not once per point.
-    pairs = list(chain.from_iterable(series_points))
+    if series_points and all(isinstance(points, np.ndarray) for points in series_points):
+        # The live source's decoder already read the samples into (n, 2) float64 arrays.
+        samples = np.concatenate(series_points).reshape(-1, 2)
+        stamps, values = samples[:, 0], samples[:, 1]
+    else:
+        # The points are read in C (chain, itemgetter, fromiter: no per-point Python frame).
+        pairs = list(chain.from_iterable(series_points))
+        stamps, values = _column(pairs, 0, float), _column(pairs, 1, _float)
     # Whole milliseconds: Prometheus timestamps are float seconds with millisecond resolution.
-    millis = np.round(_column(pairs, 0, float) * 1000.0).astype(np.int64)
+    millis = np.round(stamps * 1000.0).astype(np.int64)
     cols: dict[str, Any] = {"timestamp": pd.to_datetime(millis, unit="ms", utc=True).astype("datetime64[ns, UTC]")}
+    # Labels are built once per series and repeated, not once per point.
     rows = np.repeat(np.arange(len(result), dtype=np.intp), counts)
     for lab in labels:
         per_series = pd.array([(r.get("metric") or {}).get(lab) for r in result], dtype="string")
         cols[lab] = per_series.take(rows)
-    cols["value"] = _column(pairs, 1, _float)
+    cols["value"] = values
     return pd.DataFrame(cols)
 
 

@@ -372,18 +372,18 @@ def test_unknown_gpu_type_warns_once_per_collection() -> None:
 def test_collection_pauses_the_garbage_collector_and_restores_its_state() -> None:
     import gc
 
-    from mtop import collect
+    from mtop.gcpause import gc_paused
 
     assert gc.isenabled()
-    with collect._gc_paused():
+    with gc_paused():
         assert not gc.isenabled()
-        with collect._gc_paused():
+        with gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()  # the outer pass is still running
     assert gc.isenabled()
     gc.disable()
     try:
-        with collect._gc_paused():
+        with gc_paused():
             pass
         assert not gc.isenabled()  # a user's choice to disable it is kept
     finally:

@@ -39,7 +39,7 @@ def test_defaults_match_the_packaged_file() -> None:
     live = load_config(env={}).live
     assert live == LiveConfig()
     assert (live.page_size, live.retries, live.allow_stale, live.contexts) == (500, 3, False, ())
-    assert live.pod_selectors == ("app.kubernetes.io/part-of=llminferenceservice", "llm-d.ai/inference-serving=true")
+    assert (live.pod_selectors, live.consistent_reads) == ((), False)  # every pod, once, from the watch cache
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ def paged(items: list[dict[str, Any]], kind: str = "PodList") -> Any:
 
 def test_pagination_follows_continue_tokens_and_fills_kind() -> None:
     items = [pod(f"p{i}") for i in range(7)]
-    src, pool = kube_source(paged(items), page_size=3, pod_selectors=(KSERVE,))
+    src, pool = kube_source(paged(items), page_size=3, pod_selectors=(KSERVE,), consistent_reads=True)
     out = src.list_kind("pods")
     assert [o["metadata"]["name"] for o in out.items] == [f"p{i}" for i in range(7)]
     assert out.errors == []
@@ -65,10 +65,57 @@ def test_a_410_gone_on_a_continue_token_restarts_the_list() -> None:
             return 410, status_body(410, "The provided continue parameter is too old", "Expired")
         return serve(method, path, query, headers, body)
 
-    src, pool = kube_source(handler, page_size=2, pod_selectors=(KSERVE,))
+    src, pool = kube_source(handler, page_size=2, pod_selectors=(KSERVE,), consistent_reads=True)
     out = src.list_kind("pods")
     assert [o["metadata"]["name"] for o in out.items] == [f"p{i}" for i in range(5)]  # no duplicate page 1
     assert [r[2].get("continue") for r in pool.requests] == [None, "2", None, "2", "4"]
+
+
+def test_default_reads_are_one_unselected_list_from_the_watch_cache() -> None:
+    items = [pod(f"p{i}") for i in range(4)]
+
+    def handler(method: str, path: str, query: dict[str, str], headers: Any, body: Any) -> Any:
+        if "continue" in query:  # a server that pages even from its cache (newer releases may): followed
+            return 200, page(items[2:], "PodList")
+        return 200, page(items[:2], "PodList", token="2")
+
+    src, pool = kube_source(handler)
+    out = src.list_kind("pods")
+    assert [o["metadata"]["name"] for o in out.items] == [f"p{i}" for i in range(4)]
+    first, second = (r[2] for r in pool.requests)
+    # The first request asks the watch cache (resourceVersion=0), for every pod (no selector), unpaged.
+    assert (first.get("resourceVersion"), "labelSelector" in first, "limit" in first) == ("0", False, False)
+    # A continue token carries its own resourceVersion: sending one too would be refused by the server.
+    assert (second.get("continue"), "resourceVersion" in second) == ("2", False)
+
+
+def test_pods_and_nodes_are_decoded_to_the_fields_mtop_reads() -> None:
+    fat = {
+        "metadata": {"name": "p", "namespace": "a", "labels": {"x": "y"}, "managedFields": [{"manager": "m"}]},
+        "spec": {"nodeName": "n1", "volumes": [{"name": "v"}], "containers": [
+            {"name": "main", "image": "vllm", "env": [{"name": "E"}],
+             "resources": {"limits": {"nvidia.com/gpu": "2"}}}]},
+        "status": {"phase": "Running", "podIP": "10.0.0.1"},
+    }  # fmt: skip
+    src, _ = kube_source(lambda *a: (200, page([fat], "PodList")))
+    (got,) = src.list_kind("pods").items
+    assert got == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "a", "labels": {"x": "y"}},
+        "spec": {"nodeName": "n1", "containers": [{"name": "main", "resources": {"limits": {"nvidia.com/gpu": "2"}}}]},
+        "status": {"phase": "Running"},
+    }
+
+
+def test_a_kept_field_of_the_wrong_type_is_a_source_error_naming_the_field() -> None:
+    bad = {"metadata": {"name": "n1", "labels": {"nvidia.com/gpu.count": 8}}}  # label values are strings
+    src, _ = kube_source(lambda *a: (200, page([bad], "NodeList")), cluster="prod-east")
+    with pytest.raises(SourceError) as caught:
+        src.list_kind("nodes")
+    message = str(caught.value)
+    assert "listing nodes" in message and "prod-east" in message
+    assert "$.items[0].metadata.labels" in message and "Expected `str`, got `int`" in message
 
 
 def test_endless_410s_give_up_with_an_error_not_a_loop() -> None:
@@ -77,7 +124,7 @@ def test_endless_410s_give_up_with_an_error_not_a_loop() -> None:
             return 410, status_body(410, "too old", "Expired")
         return 200, page([pod("p0")], "PodList", token="1")
 
-    src, pool = kube_source(handler, page_size=1, pod_selectors=(KSERVE,))
+    src, pool = kube_source(handler, page_size=1, pod_selectors=(KSERVE,), consistent_reads=True)
     out = src.list_kind("pods")
     assert out.items == [] and len(out.errors) == 1 and "gone (410)" in out.errors[0]
     assert len(pool.requests) == 8  # first try plus 3 restarts, two pages each
@@ -165,7 +212,7 @@ def test_two_selectors_are_merged_once_each_and_sorted() -> None:
             return 200, page([pod("b", "x"), pod("d", "x")], "PodList")
         return 200, page([pod("a", "x"), pod("d", "x")], "PodList")  # d carries both labels
 
-    src, pool = kube_source(handler)
+    src, pool = kube_source(handler, pod_selectors=POD_SELECTORS)
     out = src.list_kind("pods")
     assert [o["metadata"]["name"] for o in out.items] == ["a", "b", "d"]
     assert {r[2]["labelSelector"] for r in pool.requests} == set(POD_SELECTORS)

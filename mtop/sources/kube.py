@@ -3,9 +3,16 @@
 :class:`KubeSource` lists ``llminferenceservices``, ``pods``, ``nodes`` and ``namespaces`` with the
 official ``kubernetes`` client, which handles kubeconfig files, contexts, in-cluster service accounts,
 TLS and token refresh. It never builds the generated model objects: every call passes
-``_preload_content=False`` and the raw bytes go straight to ``orjson`` (or ``json``), one page at a
-time (``limit``/``continue``, ``page_size`` objects per page), so a 10,000-pod list costs a JSON
-decode, not a million model constructors.
+``_preload_content=False`` and the raw bytes are decoded by :func:`~mtop.sources.projection.decode_list`
+(pods and nodes: only the fields mtop reads, with ``msgspec``; the rest whole, with ``orjson``), so a
+10,000-pod list costs one GET and a lean decode, not a million model constructors.
+
+Reads come from the API server's watch cache (``resourceVersion=0``, as client-go's informers and k9s
+list): one response, cheap for the server and etcd, at most a moment behind. ``consistent_reads=True``
+reads from etcd instead (a quorum read), ``page_size`` objects per page (``limit``/``continue``).
+Pods are listed once, all of them (``pod_selectors=()``): the frames recognise model pods by their
+KServe/llm-d labels, and nodes' GPU allocation counts every pod that holds GPUs. Label selectors, when
+configured, narrow the list server-side (one list per selector, merged).
 
 Behaviour under failure, all in one private request helper (:meth:`KubeSource._get`):
 
@@ -34,14 +41,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mtop.errors import AuthError, ConfigError, SourceError, SourceUnavailable
+from mtop.gcpause import gc_paused
 from mtop.interfaces import JSONDict
 from mtop.logging import get_logger, redact
+from mtop.sources.projection import decode_list
 from mtop.sources.transport import (
     TRANSIENT_STATUS,
     backoff_delay,
     failure,
     fan_out,
-    gc_paused,
     json_loads,
     retry_after,
     scrub,
@@ -66,7 +74,8 @@ VERSIONS = ("v1alpha2", "v1alpha1")
 """LLMInferenceService versions in order of preference (v1alpha2 is KServe's storage version)."""
 CRD_MISSING = "the LLMInferenceService CRD is not installed"
 POD_SELECTORS = ("app.kubernetes.io/part-of=llminferenceservice", "llm-d.ai/inference-serving=true")
-"""Model pods: KServe labels every workload and scheduler pod; llm-d's Helm guides use the second label."""
+"""Labels of model pods: KServe puts the first on every workload and scheduler pod; llm-d's Helm guides use
+the second. Useful as ``pod_selectors`` where model pods are few among many (the default lists all pods)."""
 _MAX_RESTARTS = 3  # 410 restarts of one list: more means the store compacts faster than we can read
 
 
@@ -115,7 +124,8 @@ class KubeSource:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         max_workers: int = 8,
-        pod_selectors: Sequence[str] = POD_SELECTORS,
+        pod_selectors: Sequence[str] = (),
+        consistent_reads: bool = False,
         progress: bool = False,
         secrets: Sequence[str] = (),
     ) -> None:
@@ -130,6 +140,7 @@ class KubeSource:
         self.sleep = sleep
         self.max_workers = int(max_workers)
         self.pod_selectors = tuple(pod_selectors)
+        self.consistent_reads = bool(consistent_reads)
         self.progress = progress
         self._secrets = tuple(s for s in secrets if s)
         self._core = client.CoreV1Api(api_client)
@@ -369,8 +380,14 @@ class KubeSource:
         token: str | None = None
         restarts = 0
         while True:
+            if token is not None:  # a continue token carries its own resourceVersion
+                paging: dict[str, Any] = {"limit": self.page_size, "_continue": token}
+            elif self.consistent_reads:
+                paging = {"limit": self.page_size}
+            else:  # the watch cache: one answer (it ignores limit), no continue token to outlive compaction
+                paging = {"resource_version": "0"}
             try:
-                page = self._get(call, what, limit=self.page_size, _continue=token, **kwargs)
+                page = self._get(call, what, **paging, **kwargs)
             except _Status as exc:
                 if exc.status != 410 or token is None or restarts >= _MAX_RESTARTS:
                     raise
@@ -404,8 +421,14 @@ class KubeSource:
                     data = resp.data
                 finally:
                     resp.release_conn()
-                out: JSONDict = json_loads(data)
-                return out
+                try:
+                    return decode_list(what, data)
+                except ValueError as exc:
+                    raise SourceError(
+                        f"the API server's answer to listing {what} could not be read: {self._scrub(str(exc))}",
+                        source=f"cluster {self.cluster}",
+                        target=self.endpoint,
+                    ) from None
             except ApiException as exc:
                 status = int(exc.status or 0)
                 message = _status_message(exc)

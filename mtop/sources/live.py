@@ -24,7 +24,7 @@ collection pass per cluster on threads (a tqdm bar after a second, see
 ``cluster`` column. A single cluster's frames have no ``cluster`` column (``df.attrs["cluster"]`` names it).
 
 >>> sorted(LIVE_OPTIONS)[:5]
-['allow_stale', 'backoff', 'cache_ttl', 'clock', 'context']
+['allow_stale', 'backoff', 'cache_ttl', 'clock', 'consistent_reads']
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from mtop.cache import LRUCache
 from mtop.errors import ConfigError, SourceError, SourceUnavailable
 from mtop.interfaces import JSONDict
 from mtop.logging import get_logger
-from mtop.sources.kube import POD_SELECTORS, KubeSource
+from mtop.sources.kube import KubeSource
 from mtop.sources.prom import PromSource, QueryRequest
 from mtop.sources.transport import fan_out, progress_wanted
 
@@ -372,7 +372,7 @@ LIVE_OPTIONS = frozenset(
         "kubeconfig", "context", "contexts", "in_cluster", "namespace", "namespaces", "prometheus_url",
         "prometheus_token", "prometheus_token_file", "prometheus_username", "prometheus_password", "prometheus_ca",
         "prometheus_timeout", "timeout", "page_size", "retries", "backoff", "sleep", "cache_ttl", "allow_stale",
-        "progress", "pod_selectors", "max_workers", "now", "clock",
+        "progress", "pod_selectors", "consistent_reads", "max_workers", "now", "clock",
     }
 )  # fmt: skip
 """The keyword options of :func:`connect_live` (and of ``mtop.connect(mode="live", ...)``)."""
@@ -425,7 +425,8 @@ def connect_live(config: Config, **options: Any) -> LiveSource | MultiClusterSou
         "timeout": opt("timeout") or live.kube_timeout_seconds,
         "retries": _pick(options, "retries", live.retries),
         "backoff": _pick(options, "backoff", live.retry_backoff_seconds),
-        "pod_selectors": tuple(opt("pod_selectors") or live.pod_selectors or POD_SELECTORS),
+        "pod_selectors": tuple(_pick(options, "pod_selectors", live.pod_selectors)),
+        "consistent_reads": bool(_pick(options, "consistent_reads", live.consistent_reads)),
         "progress": progress,
         "max_workers": opt("max_workers") or 8,
     }

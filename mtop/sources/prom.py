@@ -2,7 +2,8 @@
 
 :class:`PromSource` renders a named query with :func:`mtop.catalogue.render` (aggregation happens in
 PromQL on the server: ``histogram_quantile``, ``rate``, ``sum by``) and POSTs it to
-``<url>/api/v1/query`` or ``/api/v1/query_range``; it returns the response's ``data`` object unchanged.
+``<url>/api/v1/query`` or ``/api/v1/query_range``; it returns the response's ``data`` object (a range
+query's samples as float64 arrays, see :mod:`mtop.sources.matrix`).
 The URL may carry a path prefix (Thanos, Mimir: ``https://host/prometheus``); credentials are a bearer
 token or basic auth (also taken from ``https://user:pass@host`` and then removed from the URL), TLS is
 checked against ``ca`` (a PEM file) or the system's CAs.
@@ -29,9 +30,11 @@ from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from mtop.catalogue import render
 from mtop.errors import AuthError, ConfigError, QueryError, SourceError, SourceUnavailable
+from mtop.gcpause import gc_paused
 from mtop.interfaces import JSONDict
 from mtop.logging import get_logger
-from mtop.sources.transport import TRANSIENT_STATUS, backoff_delay, failure, gc_paused, json_loads, retry_after, scrub
+from mtop.sources.matrix import decode_matrix
+from mtop.sources.transport import TRANSIENT_STATUS, backoff_delay, failure, json_loads, retry_after, scrub
 
 __all__ = ["MAX_POINTS", "PromSource", "QueryRequest"]
 
@@ -182,7 +185,7 @@ class PromSource:
             "end": f"{end.timestamp():.3f}",
             "step": f"{seconds:g}",
         }
-        return self._post("/api/v1/query_range", fields, name)
+        return self._post("/api/v1/query_range", fields, name, decode_matrix)
 
     def query_many(self, requests: Sequence[QueryRequest], at: datetime | None = None) -> list[JSONDict | SourceError]:
         """Run named queries concurrently; each result is the ``data`` or the ``SourceError`` it raised.
@@ -220,7 +223,9 @@ class PromSource:
             return [f.result() for f in futures]
 
     # ------------------------------------------------------------------------------ one request
-    def _post(self, path: str, fields: Mapping[str, str], name: str) -> JSONDict:
+    def _post(
+        self, path: str, fields: Mapping[str, str], name: str, decode: Callable[[bytes], Any] = json_loads
+    ) -> JSONDict:
         """POST a form to the API; the ``data`` of a success, else the mapped error (after retries)."""
         from urllib3.exceptions import HTTPError
 
@@ -245,7 +250,7 @@ class PromSource:
                 ) from None
             if status == 200:
                 with gc_paused():  # a range query of 1,000+ series is a heap of small lists
-                    out = self._decode(data, status, name)
+                    out = self._decode(data, status, name, decode)
                 if out.get("status") == "success" and isinstance(out.get("data"), dict):
                     result: JSONDict = out["data"]
                     return result
@@ -256,9 +261,9 @@ class PromSource:
                 continue
             raise self._status_error(name, status, data)
 
-    def _decode(self, data: bytes, status: int, name: str) -> JSONDict:
+    def _decode(self, data: bytes, status: int, name: str, decode: Callable[[bytes], Any]) -> JSONDict:
         try:
-            out = json_loads(data)
+            out = decode(data)
         except ValueError:
             out = None
         if not isinstance(out, dict):

@@ -8,7 +8,6 @@ each have one request helper; both classify failures and back off the same way, 
 - :func:`backoff_delay` is exponential, capped, and honours ``Retry-After``;
 - :func:`fan_out` runs calls on a thread pool with an optional tqdm bar (:func:`progress_wanted`);
 - :func:`scrub` redacts secrets from any text that may reach a message or a log line;
-- :func:`gc_paused` keeps the cyclic garbage collector out of list decoding.
 
 >>> backoff_delay(3, 0.5)
 2.0
@@ -16,12 +15,9 @@ each have one request helper; both classify failures and back off the same way, 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
 
@@ -32,7 +28,6 @@ __all__ = [
     "backoff_delay",
     "failure",
     "fan_out",
-    "gc_paused",
     "json_loads",
     "progress_wanted",
     "scrub",
@@ -152,43 +147,6 @@ def fan_out(
             return [f.result() for f in futures]
     finally:
         progress_bar.close()
-
-
-_gc_lock = threading.Lock()
-_gc_depth = 0
-_gc_ours = False
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while lists are fetched and decoded.
-
-    A 1,000-pod list decodes into a few hundred thousand small dicts and lists, all acyclic; the
-    collector's repeated scans of the growing heap cost as much as the decoding and the network
-    together (measured: 1.0 s with it, 0.4 s without, against kube-apiserver v1.20). Nested and
-    concurrent pauses are counted; the collector is re-enabled only if this pause disabled it, so a
-    pause already held elsewhere (``mtop.collect``) is left alone.
-
-    >>> import gc
-    >>> was = gc.isenabled()
-    >>> with gc_paused():
-    ...     paused = not gc.isenabled()
-    >>> paused, gc.isenabled() == was
-    (True, True)
-    """
-    global _gc_depth, _gc_ours
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_ours = gc.isenabled()
-            gc.disable()
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_ours:
-                gc.enable()
 
 
 def backoff_delay(attempt: int, base: float, retry_after: float | None = None) -> float:

@@ -33,6 +33,8 @@ import urllib3
 import yaml
 from servers import CACHE_DIR, ManagedProcess, free_port, require
 
+from mtop.sources.kube import VERSIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 APISERVER = CACHE_DIR / "kube-apiserver-v1.20.2"
 CRD_MANIFEST = ROOT / "mtop" / "simulation" / "llminferenceservice-crd.yaml"
@@ -145,16 +147,65 @@ class KubeCluster:
         scope = "" if kind in _CLUSTER_SCOPED or ns is None else f"/namespaces/{ns}"
         return f"{base}{scope}/{_PLURALS[kind]}"
 
-    def create(self, obj: Mapping[str, Any]) -> Any:
-        """Create ``obj``; write its ``status`` through the status subresource when it has one."""
+    def create(self, obj: Mapping[str, Any], *, settle: bool = True) -> Any:
+        """Create ``obj``; write its ``status`` through the status subresource when it has one.
+
+        With ``settle`` (the default), return only once the API server's watch cache holds the write, so
+        a list read from the cache right after (mtop's default) sees it.
+        """
         body = {k: v for k, v in obj.items() if k != "status"}
         status, out = self.request("POST", self.path_of(obj), body)
         if status == 409:  # already there (a fixture reused): fine
             return out
         assert status == 201, f"create {obj['kind']} {obj['metadata']['name']}: {status} {out}"
+        written = out
         if obj.get("status") and obj["kind"] != "Namespace":
-            self.patch_status(obj)
+            written = self.patch_status(obj)
+        if settle:
+            version = str((written.get("metadata") or {}).get("resourceVersion") or "")
+            self.wait_for_cache(self.path_of(obj), version, obj["metadata"]["name"])
         return out
+
+    def wait_for_cache(self, path: str, version: str, name: str) -> None:
+        """Block until the watch cache behind ``path`` has seen resourceVersion ``version``.
+
+        A list with ``resourceVersionMatch=NotOlderThan`` and no limit is served from the cache once the
+        cache reaches that version (the server waits up to 3 s, then answers 504: asked again).
+        """
+        query = f"resourceVersion={version}&resourceVersionMatch=NotOlderThan&fieldSelector=metadata.name%3D{name}"
+        deadline = time.monotonic() + 30
+        while True:
+            status, out = self.request("GET", f"{path}?{query}")
+            if status == 200:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the watch cache of {path} never reached {version}: {status} {out}")
+            time.sleep(0.05)
+
+    def settle(self) -> None:
+        """Wait until the watch caches of every kind mtop lists hold what etcd holds.
+
+        Each kind's cache advances only with that kind's events (v1.20 has no progress notifications),
+        so a global revision cannot be waited for: a quorum list and a cache list are compared instead.
+        """
+        paths = ["/api/v1/pods", "/api/v1/nodes", "/api/v1/namespaces"]
+        for crd_version in VERSIONS:
+            path = f"/apis/serving.kserve.io/{crd_version}/llminferenceservices"
+            if self.request("GET", f"{path}?limit=1")[0] == 200:
+                paths.append(path)
+                break
+
+        def versions(path: str) -> dict[str, str]:
+            status, out = self.request("GET", path)
+            assert status == 200, f"list {path}: {status} {out}"
+            return {o["metadata"]["uid"]: o["metadata"]["resourceVersion"] for o in out.get("items") or ()}
+
+        for path in paths:
+            deadline = time.monotonic() + 30
+            while versions(f"{path}?resourceVersion=0") != versions(path):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the watch cache of {path} never caught up with etcd")
+                time.sleep(0.05)
 
     def patch_status(self, obj: Mapping[str, Any]) -> Any:
         path = f"{self.path_of(obj)}/{obj['metadata']['name']}/status"
@@ -269,8 +320,9 @@ def load_fleet(cluster: KubeCluster, fleet: Any) -> dict[str, int]:
         for obj in items:
             meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace", "labels", "annotations")}
             typed = {"apiVersion": "v1", "kind": builtin[kind]} if kind in builtin else {}
-            cluster.create({**typed, **obj, "metadata": meta})
+            cluster.create({**typed, **obj, "metadata": meta}, settle=False)
         counts[kind] = len(items)
+    cluster.settle()
     return counts
 
 

@@ -66,7 +66,7 @@ def _stop_after_first_page(src: LiveSource, action: Callable[[], None]) -> list[
 def test_an_apiserver_stopping_mid_collection_or_gone_is_source_unavailable(kube_cluster_factory: Any) -> None:
     cluster = kube_cluster_factory("midway")
     load_fleet(cluster, small_fleet())
-    fleet = live_fleet(cluster, page_size=2, pod_selectors=POD_SELECTORS[:1], retries=1)
+    fleet = live_fleet(cluster, page_size=2, pod_selectors=POD_SELECTORS[:1], retries=1, consistent_reads=True)
     assert isinstance(fleet.source, LiveSource)
     tokens = _stop_after_first_page(fleet.source, cluster.apiserver.stop)
     with pytest.raises(SourceUnavailable) as info:
@@ -101,7 +101,7 @@ def test_410_gone_between_pages_restarts_the_list(kube_cluster_factory: Any) -> 
     cluster = kube_cluster_factory("compact")
     fleet = small_fleet()
     load_fleet(cluster, fleet)
-    live = live_fleet(cluster, page_size=3, pod_selectors=POD_SELECTORS[:1])
+    live = live_fleet(cluster, page_size=3, pod_selectors=POD_SELECTORS[:1], consistent_reads=True)
     assert isinstance(live.source, LiveSource)
 
     def compact() -> None:

@@ -54,23 +54,45 @@ def test_without_prometheus_the_slo_columns_are_nan_and_say_why(kube_fleet_clust
     assert df["ttft_p95_ms"].isna().all() and df.attrs["errors"] == [NO_PROMETHEUS]
 
 
-def test_pages_and_namespaces(kube_fleet_cluster: tuple[KubeCluster, Any]) -> None:
-    cluster, fleet = kube_fleet_cluster
-    live = live_fleet(cluster, page_size=3, pod_selectors=POD_SELECTORS[:1])
-    src = live.source
-    assert isinstance(src, LiveSource)
-    tokens: list[str | None] = []
+def _spy_requests(src: LiveSource) -> list[dict[str, Any]]:
+    """Record the paging arguments of every list request ``src`` sends."""
+    sent: list[dict[str, Any]] = []
     real_get = src.kube._get
 
     def spy(call: Any, what: str, **kwargs: Any) -> Any:
-        tokens.append(kwargs.get("_continue"))
+        sent.append({k: v for k, v in kwargs.items() if k in ("_continue", "limit", "resource_version")})
         return real_get(call, what, **kwargs)
 
     src.kube._get = spy  # type: ignore[method-assign]
+    return sent
+
+
+def test_by_default_every_pod_comes_in_one_read_from_the_watch_cache(
+    kube_fleet_cluster: tuple[KubeCluster, Any],
+) -> None:
+    cluster, fleet = kube_fleet_cluster
+    src = live_fleet(cluster).source
+    assert isinstance(src, LiveSource)
+    sent = _spy_requests(src)
+    pods = src.list_objects("pods")
+    assert sorted(p["metadata"]["name"] for p in pods) == sorted(
+        p["metadata"]["name"] for p in fleet.list_objects("pods")
+    )
+    assert sent == [{"resource_version": "0"}]  # kube-apiserver v1.20 answers a cache read whole, in one page
+
+
+def test_pages_and_namespaces(kube_fleet_cluster: tuple[KubeCluster, Any]) -> None:
+    cluster, fleet = kube_fleet_cluster
+    live = live_fleet(cluster, page_size=3, pod_selectors=POD_SELECTORS[:1], consistent_reads=True)
+    src = live.source
+    assert isinstance(src, LiveSource)
+    sent = _spy_requests(src)
     pods = src.list_objects("pods")
     expected = fleet.list_objects("pods")
     assert [p["metadata"]["name"] for p in pods] == [p["metadata"]["name"] for p in expected]
+    tokens = [s.get("_continue") for s in sent]
     assert len(tokens) == -(-len(expected) // 3) and tokens[0] is None and all(tokens[1:])
+    assert all(s["limit"] == 3 and "resource_version" not in s for s in sent)  # quorum reads, paged
     ns = namespaces_of(fleet)[0]
     same(collect.pods(live, namespaces=[ns]), collect.pods(mtop.connect(source=fleet), namespaces=[ns]), "pods")
 

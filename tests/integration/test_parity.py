@@ -127,6 +127,7 @@ def parity(sim_cluster: KubeCluster, sim_prometheus: SimPrometheus) -> dict[str,
     finally:
         writer.close()
     assert report is not None and report.counts["pods"] > 100
+    sim_cluster.settle()  # live mode reads the watch cache: let it catch up with the writes
     # A scrape instant late in its tick, so the 5-minute window starts just before a backfilled tick boundary.
     series = 'vllm:num_requests_waiting{job="mtop-sim"}'
     probe = sim_prometheus.query(series)[0]["metric"]

@@ -235,6 +235,7 @@ def test_served_fleet_reads_through_live_mode(sim_cluster: KubeCluster, sim_prom
         serve(fleet, writer=w, say=lambda line: None)
     finally:
         w.close()
+    sim_cluster.settle()  # live mode reads the watch cache: let it catch up with the writes
     live = mtop.connect(mode="live", kubeconfig=str(sim_cluster.kubeconfig), context=sim_cluster.context,
                         prometheus_url=sim_prometheus.url, progress=False)  # fmt: skip
     overview = mtop.overview(live)
