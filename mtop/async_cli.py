@@ -391,6 +391,54 @@ class AsyncMTop:
         targets = [names] if isinstance(names, str) else list(names)
         return await self._run("delete", delete_services, fleet, targets, ns, write=True, timeout=timeout)
 
+    # ----------------------------------------------- interfaces.KubernetesClient (the guide's contract)
+    async def get_resource(self, kind: str, name: str, namespace: str | None = None) -> JSONDict:
+        """One LLMInferenceService (the only kind mtop manages) as a dict; ``NotFoundError`` if absent.
+
+        >>> import asyncio
+        >>> asyncio.run(AsyncMTop(workspace=False).get_resource("LLMInferenceService", "gemini-pro"))["kind"]
+        'LLMInferenceService'
+        """
+        _managed_kind(kind)
+        return await self.get(name, namespace)
+
+    async def create_resource(self, obj: Mapping[str, Any]) -> JSONDict:
+        """Create one LLMInferenceService and return what was stored (see :meth:`create`)."""
+        _managed_kind(str(obj.get("kind") or "LLMInferenceService"))
+        return (await self.create(obj))[0]
+
+    async def delete_resource(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete one LLMInferenceService; ``False`` when there was none of that name.
+
+        >>> import asyncio, tempfile
+        >>> api = AsyncMTop(workspace=tempfile.mkdtemp())
+        >>> asyncio.run(api.delete_resource("llminferenceservices", "gemini-pro")), asyncio.run(
+        ...     api.delete_resource("llminferenceservices", "gemini-pro"))
+        (True, False)
+        """
+        from mtop.commands.ops import NotFoundError
+
+        _managed_kind(kind)
+        try:
+            await self.delete(name, namespace)
+        except NotFoundError:
+            return False
+        return True
+
+    async def get_logs(self, name: str, namespace: str | None = None, tail: int | None = None) -> str:
+        """The log of pod ``name``'s model-server container (``tail`` last lines).
+
+        >>> import asyncio
+        >>> api = AsyncMTop(workspace=False, clock="frozen")
+        >>> pod = asyncio.run(api.logs("gemini-pro"))[0].pod
+        >>> len(asyncio.run(api.get_logs(pod, tail=1)).splitlines())
+        1
+        """
+        from mtop.commands.ops import pod_log
+
+        fleet, ns = await self._scope(namespace, False)
+        return await self._run(f"logs {name}", pod_log, fleet, name, ns, tail=tail)
+
     async def slo(self, namespace: Namespaces = None, *, all_namespaces: bool = False, window: str = "5m",
                   history: str = "1h", step: str = "1m", timeout: float | None = None) -> pd.DataFrame:  # fmt: skip
         """``mtop slo``'s frame: SLO figures and ``compliance_percent`` per service.
@@ -438,3 +486,18 @@ class AsyncMTop:
         5
         """
         return AsyncResourceMonitor(await self.fleet(), interval=interval, collect=collect)
+
+
+_MANAGED_KINDS = frozenset({"llminferenceservice", "llminferenceservices", "llmisvc"})
+
+
+def _managed_kind(kind: str) -> None:
+    """Refuse any kind but LLMInferenceService (the only kind mtop manages) with a clear ``ValueError``.
+
+    >>> _managed_kind("Deployment")
+    Traceback (most recent call last):
+    ...
+    ValueError: mtop manages LLMInferenceService objects only, not 'Deployment'
+    """
+    if kind.lower() not in _MANAGED_KINDS:
+        raise ValueError(f"mtop manages LLMInferenceService objects only, not {kind!r}")

@@ -17,7 +17,7 @@ from typing import Any
 from mtop.config import Config, load_config
 from mtop.container import Container, install_bindings, set_current
 from mtop.errors import MtopError
-from mtop.interfaces import Logger, Source
+from mtop.interfaces import FileSystem, Logger, Source
 
 __all__ = ["Fleet", "connect", "default_fleet", "reset_default_fleet"]
 
@@ -112,6 +112,7 @@ def _make_source(mode: str, cfg: Config, *, seed: int, services: int | None, sta
 
 
 def _wire(source: Source, cfg: Config) -> Container:
+    from mtop.files import LocalFileSystem
     from mtop.logging import StdLogger
 
     container = Container()
@@ -119,6 +120,7 @@ def _wire(source: Source, cfg: Config) -> Container:
     container.register_singleton(Config, cfg)
     container.register_singleton(Source, source)
     container.register_singleton(Logger, StdLogger("mtop"))
+    container.register_singleton(FileSystem, LocalFileSystem())
     return container
 
 

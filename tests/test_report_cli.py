@@ -20,6 +20,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from hostile_fleet import sitecustomize_source
 
 import mtop
 from mtop.cli import main
@@ -204,53 +205,7 @@ def test_capacity_planning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 # --- security: hostile names are escaped, secrets never reach an output -------------------------------------
 
-SITECUSTOMIZE = f'''
-"""Test-only: every fleet the kernel connects to renames a service and a namespace to hostile text."""
-import mtop.context as _context
-
-_SWAPS = {{"gemini-pro": {HOSTILE_SERVICE!r}, "staging": {HOSTILE_NAMESPACE!r}}}
-
-
-def _swap(value):
-    if isinstance(value, str):
-        for old, new in _SWAPS.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, list):
-        return [_swap(v) for v in value]
-    if isinstance(value, dict):
-        return {{k: _swap(v) for k, v in value.items()}}
-    return value
-
-
-class HostileSource:
-    def __init__(self, inner):
-        self.inner, self.kind, self.cluster = inner, inner.kind, inner.cluster
-
-    def now(self):
-        return self.inner.now()
-
-    def list_objects(self, kind, namespaces=None):
-        return _swap(self.inner.list_objects(kind, namespaces))
-
-    def query(self, name, params=None, at=None):
-        return _swap(self.inner.query(name, params, at))
-
-    def query_range(self, name, params, start, end, step):
-        return _swap(self.inner.query_range(name, params, start, end, step))
-
-
-_connect = _context.connect
-
-
-def connect(*args, **kwargs):
-    fleet = _connect(*args, **kwargs)
-    fleet.source = HostileSource(fleet.source)
-    return fleet
-
-
-_context.connect = connect
-'''
+SITECUSTOMIZE = sitecustomize_source({"gemini-pro": HOSTILE_SERVICE, "staging": HOSTILE_NAMESPACE})
 
 
 @pytest.fixture

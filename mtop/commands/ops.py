@@ -483,6 +483,37 @@ def service_logs(
     return out
 
 
+def pod_log(fleet: Fleet, pod: str, namespaces: Sequence[str] | None = None, *, tail: int | None = None) -> str:
+    """The log of one pod's ``main`` container, found by name in ``namespaces`` (None: all in scope).
+
+    Raises:
+        NotFoundError: no pod of that name in scope. MtopError: several (name a namespace), or a source
+        that cannot read logs. SourceError: the source could not read it (pod not started, ...).
+
+    >>> import mtop
+    >>> fleet = mtop.connect(seed=1, clock="frozen", workspace=False)
+    >>> name = service_pods(fleet, get_service(fleet, "gemini-pro"))[0]["metadata"]["name"]
+    >>> "Avg generation throughput" in pod_log(fleet, name, tail=1)
+    True
+    """
+    if tail is not None and tail < 0:
+        raise ConfigError(f"must be >= 0, got {tail}", key="tail")
+    found = [
+        str(_meta(p).get("namespace"))
+        for p in fleet.source.list_objects("pods", list(namespaces) if namespaces is not None else None)
+        if _meta(p).get("name") == pod and (namespaces is None or _meta(p).get("namespace") in namespaces)
+    ]
+    if not found:
+        where = "all namespaces" if namespaces is None else "namespace(s) " + ", ".join(namespaces)
+        raise NotFoundError(f"pod '{pod}' not found in {where}")
+    if len(set(found)) > 1:
+        raise MtopError(f"pod '{pod}' is in several namespaces ({', '.join(sorted(set(found)))}); name one")
+    reader = capability(fleet.source, "read_pod_log")
+    if reader is None:
+        raise MtopError(f"the {fleet.source.kind} source cannot read pod logs")
+    return str(reader(found[0], pod, container="main", tail_lines=tail))
+
+
 # --- create and delete ----------------------------------------------------------------------------------
 
 

@@ -14,15 +14,15 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 import pandas as pd
 
 from mtop.panels.live import RefreshLoop
-from mtop.panels.static import StaticPanel, banner_html
+from mtop.panels.static import StaticPanel, banner_html, is_static_context
 from mtop.panels.trend import FleetHistory
 from mtop.panels.view import filter_rows
 
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from mtop.config import Config
     from mtop.context import Fleet
 
-__all__ = ["Panel", "fleet_and_config", "without_attrs"]
+__all__ = ["Panel", "fleet_and_config", "open_panel", "without_attrs"]
+
+P = TypeVar("P", bound="Panel")
 
 _HIDDEN = "none"
 
@@ -48,6 +50,37 @@ def fleet_and_config(fleet: Fleet | None) -> tuple[Fleet, Config]:
 
         fleet = default_fleet()
     return fleet, fleet.config
+
+
+def open_panel(
+    fleet: Fleet | None,
+    make: Callable[[Config], P],
+    static_parts: Callable[[Mapping[str, pd.DataFrame], Config], list[Any]],
+    *,
+    title: str,
+    interval: float,
+    static: bool | None,
+    autostart: bool,
+    collect: Collect,
+    static_collect: Collect | None = None,
+) -> P | StaticPanel:
+    """A panel watching ``fleet`` every ``interval`` s, or its static parts where widgets cannot render.
+
+    ``make`` builds the live panel from the fleet's configuration; ``static_parts`` draws one
+    collection (``static_collect``, default ``collect``) as static HTML parts.
+
+    >>> import mtop
+    >>> p = open_panel(mtop.connect(seed=1, clock="frozen"), Panel, lambda frames, cfg: [], title="T",
+    ...                interval=2.0, static=True, autostart=False, collect=lambda fleet: {})
+    >>> type(p).__name__, p.title
+    ('StaticPanel', 'T')
+    """
+    fleet, config = fleet_and_config(fleet)
+    if is_static_context(static):
+        return StaticPanel(title, static_parts((static_collect or collect)(fleet), config))
+    panel = make(config)
+    panel.watch(fleet, interval=interval, collect=collect, autostart=autostart)
+    return panel
 
 
 def without_attrs(

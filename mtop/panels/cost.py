@@ -21,9 +21,9 @@ import pandas as pd
 from mtop.async_cli import Collect, collect_overview
 from mtop.config import ColumnConfig, Threshold
 from mtop.panels import charts
-from mtop.panels.base import Panel, fleet_and_config
+from mtop.panels.base import Panel, open_panel
 from mtop.panels.figures import figure_widget, sync_figure
-from mtop.panels.static import StaticPanel, is_static_context, table_html
+from mtop.panels.static import StaticPanel, table_html
 from mtop.panels.table import FleetTable
 from mtop.panels.view import SortState, filter_rows, sort_rows
 
@@ -154,10 +154,13 @@ def cost_panel(
     >>> cost_panel(mtop.connect(seed=1, clock="frozen"), static=False, autostart=False).title
     'Cost'
     """
-    fleet, config = fleet_and_config(fleet)
-    collect = collect or collect_with_recommendations
-    if is_static_context(static):
-        return StaticPanel("Cost", cost_static_parts(collect(fleet), namespace=namespace))
-    panel = CostPanel(config, namespace=namespace)
-    panel.watch(fleet, interval=interval, collect=collect, autostart=autostart)
-    return panel
+    return open_panel(
+        fleet,
+        lambda config: CostPanel(config, namespace=namespace),
+        lambda frames, config: cost_static_parts(frames, namespace=namespace),
+        title="Cost",
+        interval=interval,
+        static=static,
+        autostart=autostart,
+        collect=collect or collect_with_recommendations,
+    )

@@ -19,9 +19,9 @@ import pandas as pd
 from mtop.async_cli import Collect, collect_overview
 from mtop.config import ColumnConfig, Threshold
 from mtop.panels import charts
-from mtop.panels.base import Panel, fleet_and_config
+from mtop.panels.base import Panel, open_panel
 from mtop.panels.figures import figure_widget, sync_figure
-from mtop.panels.static import StaticPanel, is_static_context, table_html
+from mtop.panels.static import StaticPanel, table_html
 from mtop.panels.table import FleetTable
 from mtop.panels.view import SortState, sort_rows
 
@@ -136,10 +136,13 @@ def gpu_panel(
     >>> gpu_panel(mtop.connect(seed=1, clock="frozen"), static=False, autostart=False).title
     'GPUs'
     """
-    fleet, config = fleet_and_config(fleet)
-    collect = collect or collect_overview
-    if is_static_context(static):
-        return StaticPanel("GPUs", gpu_static_parts(collect(fleet), namespace=namespace))
-    panel = GPUPanel(config, namespace=namespace)
-    panel.watch(fleet, interval=interval, collect=collect, autostart=autostart)
-    return panel
+    return open_panel(
+        fleet,
+        lambda config: GPUPanel(config, namespace=namespace),
+        lambda frames, config: gpu_static_parts(frames, namespace=namespace),
+        title="GPUs",
+        interval=interval,
+        static=static,
+        autostart=autostart,
+        collect=collect or collect_overview,
+    )

@@ -16,9 +16,9 @@ import pandas as pd
 
 from mtop.async_cli import Collect, collect_overview
 from mtop.panels import charts
-from mtop.panels.base import Panel, fleet_and_config
+from mtop.panels.base import Panel, open_panel
 from mtop.panels.figures import figure_widget, sync_figure
-from mtop.panels.static import StaticPanel, is_static_context, table_html
+from mtop.panels.static import StaticPanel, table_html
 from mtop.panels.table import FleetTable
 from mtop.panels.trend import FleetHistory, history_from_slo
 from mtop.panels.view import SortState, default_sort, filter_rows, sort_rows, table_columns
@@ -140,10 +140,14 @@ def services_panel(
     >>> services_panel(mtop.connect(seed=1, clock="frozen"), static=False, autostart=False).title
     'Services'
     """
-    fleet, config = fleet_and_config(fleet)
-    if is_static_context(static):
-        frames = (collect or collect_with_history)(fleet)
-        return StaticPanel("Services", services_static_parts(frames, config, namespace=namespace))
-    panel = ServicesPanel(config, namespace=namespace)
-    panel.watch(fleet, interval=interval, collect=collect or collect_overview, autostart=autostart)
-    return panel
+    return open_panel(
+        fleet,
+        lambda config: ServicesPanel(config, namespace=namespace),
+        lambda frames, config: services_static_parts(frames, config, namespace=namespace),
+        title="Services",
+        interval=interval,
+        static=static,
+        autostart=autostart,
+        collect=collect or collect_overview,
+        static_collect=collect or collect_with_history,
+    )

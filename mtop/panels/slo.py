@@ -31,9 +31,9 @@ import pandas as pd
 
 from mtop.async_cli import Collect, collect_overview
 from mtop.panels import charts
-from mtop.panels.base import Panel, fleet_and_config
+from mtop.panels.base import Panel, open_panel
 from mtop.panels.figures import figure_widget, sync_figure
-from mtop.panels.static import StaticPanel, is_static_context
+from mtop.panels.static import StaticPanel
 from mtop.panels.trend import FleetHistory, Trend, fit_trend, history_from_slo, seconds_since_first
 from mtop.panels.view import filter_rows
 
@@ -280,13 +280,19 @@ def slo_panel(
     >>> slo_panel(mtop.connect(seed=1, clock="frozen"), static=False, autostart=False).targets.ttft_critical
     1000.0
     """
-    fleet, config = fleet_and_config(fleet)
-    targets = SLOTargets(config, critical_factor=critical_factor, cost_target=cost_target, cost_critical=cost_critical)
-    if is_static_context(static):
-        from mtop.panels.services import collect_with_history
+    from mtop.panels.services import collect_with_history
 
-        frames = (collect or collect_with_history)(fleet)
-        return StaticPanel("SLOs", slo_static_parts(frames, targets, namespace=namespace, service=service))
-    panel = SLOPanel(config, targets=targets, service=service, namespace=namespace)
-    panel.watch(fleet, interval=interval, collect=collect or collect_overview, autostart=autostart)
-    return panel
+    def targets(config: Config) -> SLOTargets:
+        return SLOTargets(config, critical_factor=critical_factor, cost_target=cost_target, cost_critical=cost_critical)
+
+    return open_panel(
+        fleet,
+        lambda config: SLOPanel(config, targets=targets(config), service=service, namespace=namespace),
+        lambda frames, config: slo_static_parts(frames, targets(config), namespace=namespace, service=service),
+        title="SLOs",
+        interval=interval,
+        static=static,
+        autostart=autostart,
+        collect=collect or collect_overview,
+        static_collect=collect or collect_with_history,
+    )

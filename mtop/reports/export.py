@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
+from mtop.files import write_text_atomic
+
 __all__ = ["PLOTLY_MIMETYPE", "export_html", "footer_html", "plotly_html", "to_html"]
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
@@ -139,5 +141,5 @@ def export_html(ipynb: Path, html: Path, title: str | None = None) -> Path:
     import nbformat
 
     nb = cast("Any", nbformat).read(str(ipynb), as_version=4)
-    html.write_text(to_html(nb, title), encoding="utf-8")
+    write_text_atomic(html, to_html(nb, title))  # a reader never sees half a report
     return html

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from mtop.catalogue import parse_duration
 from mtop.config_schema import ReportJob, ReportsConfig
 from mtop.errors import ConfigError, ReportError
+from mtop.files import write_text_atomic
 from mtop.reports.cron import parse_cron
 from mtop.reports.runner import ReportResult, check_writable, run
 
@@ -240,7 +241,7 @@ def run_job(
         status, error, params = "failed", str(exc), dict(job.parameters)
     files = tuple(sorted(p.name for p in folder.iterdir() if p.name != RUN_FILE))
     record = RunRecord(job.name, job.notebook, started, clock(), status, error, folder, files, params)
-    (folder / RUN_FILE).write_text(json.dumps(record.to_json(), indent=2, default=str), encoding="utf-8")
+    write_text_atomic(folder / RUN_FILE, json.dumps(record.to_json(), indent=2, default=str))
     prune(directory, job.keep or reports.keep)
     write_index(directory.parent)
     return record
@@ -284,7 +285,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.failed td{{back
 """
     root.mkdir(parents=True, exist_ok=True)
     path = root / INDEX_FILE
-    path.write_text(page, encoding="utf-8")
+    write_text_atomic(path, page)
     return path
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_fleet import sitecustomize_source
 from servers import require
 
 from mtop.reports.runner import run
@@ -16,39 +16,7 @@ from mtop.reports.runner import run
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 # Installed in the kernel with PYTHONPATH: every fleet renames gemini-pro to HOSTILE, in objects and metrics.
-SITECUSTOMIZE = textwrap.dedent(f"""
-    import mtop.context as _context
-
-    def _swap(v):
-        if isinstance(v, str):
-            return v.replace("gemini-pro", {HOSTILE!r})
-        if isinstance(v, list):
-            return [_swap(x) for x in v]
-        if isinstance(v, dict):
-            return {{k: _swap(x) for k, x in v.items()}}
-        return v
-
-    class HostileSource:
-        def __init__(self, inner):
-            self.inner, self.kind, self.cluster = inner, inner.kind, inner.cluster
-        def now(self):
-            return self.inner.now()
-        def list_objects(self, kind, namespaces=None):
-            return _swap(self.inner.list_objects(kind, namespaces))
-        def query(self, name, params=None, at=None):
-            return _swap(self.inner.query(name, params, at))
-        def query_range(self, name, params, start, end, step):
-            return _swap(self.inner.query_range(name, params, start, end, step))
-
-    _connect = _context.connect
-
-    def connect(*args, **kwargs):
-        fleet = _connect(*args, **kwargs)
-        fleet.source = HostileSource(fleet.source)
-        return fleet
-
-    _context.connect = connect
-""")
+SITECUSTOMIZE = sitecustomize_source({"gemini-pro": HOSTILE})
 
 
 @pytest.fixture(scope="module")
