@@ -83,8 +83,8 @@ def test_default_reads_are_one_unselected_list_from_the_watch_cache() -> None:
     out = src.list_kind("pods")
     assert [o["metadata"]["name"] for o in out.items] == [f"p{i}" for i in range(4)]
     first, second = (r[2] for r in pool.requests)
-    # The first request asks the watch cache (resourceVersion=0), for every pod (no selector), unpaged.
-    assert (first.get("resourceVersion"), "labelSelector" in first, "limit" in first) == ("0", False, False)
+    # The first request asks the watch cache (resourceVersion=0) for every pod (no selector), with a limit.
+    assert (first.get("resourceVersion"), "labelSelector" in first, first.get("limit")) == ("0", False, "500")
     # A continue token carries its own resourceVersion: sending one too would be refused by the server.
     assert (second.get("continue"), "resourceVersion" in second) == ("2", False)
 

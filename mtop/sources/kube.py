@@ -7,9 +7,11 @@ TLS and token refresh. It never builds the generated model objects: every call p
 (pods and nodes: only the fields mtop reads, with ``msgspec``; the rest whole, with ``orjson``), so a
 10,000-pod list costs one GET and a lean decode, not a million model constructors.
 
-Reads come from the API server's watch cache (``resourceVersion=0``, as client-go's informers and k9s
-list): one response, cheap for the server and etcd, at most a moment behind. ``consistent_reads=True``
-reads from etcd instead (a quorum read), ``page_size`` objects per page (``limit``/``continue``).
+Lists are paginated (``limit``/``continue``, ``page_size`` objects per page; a ``410 Gone`` restarts
+the list). They are read from the API server's watch cache (``resourceVersion=0``, as client-go's
+informers and k9s list): cheap for the server and etcd, at most a moment behind; the cache answers in
+one page whatever the limit (up to Kubernetes 1.30; later servers may page it, and the pages are
+followed). ``consistent_reads=True`` reads from etcd instead (a quorum read), page by page.
 Pods are listed once, all of them (``pod_selectors=()``): the frames recognise model pods by their
 KServe/llm-d labels, and nodes' GPU allocation counts every pod that holds GPUs. Label selectors, when
 configured, narrow the list server-side (one list per selector, merged).
@@ -380,12 +382,11 @@ class KubeSource:
         token: str | None = None
         restarts = 0
         while True:
+            paging: dict[str, Any] = {"limit": self.page_size}
             if token is not None:  # a continue token carries its own resourceVersion
-                paging: dict[str, Any] = {"limit": self.page_size, "_continue": token}
-            elif self.consistent_reads:
-                paging = {"limit": self.page_size}
-            else:  # the watch cache: one answer (it ignores limit), no continue token to outlive compaction
-                paging = {"resource_version": "0"}
+                paging["_continue"] = token
+            elif not self.consistent_reads:  # the watch cache (which ignores limit up to v1.30: one answer)
+                paging["resource_version"] = "0"
             try:
                 page = self._get(call, what, **paging, **kwargs)
             except _Status as exc:

@@ -78,7 +78,8 @@ def test_by_default_every_pod_comes_in_one_read_from_the_watch_cache(
     assert sorted(p["metadata"]["name"] for p in pods) == sorted(
         p["metadata"]["name"] for p in fleet.list_objects("pods")
     )
-    assert sent == [{"resource_version": "0"}]  # kube-apiserver v1.20 answers a cache read whole, in one page
+    # kube-apiserver v1.20 answers a cache read whole, in one page, whatever the limit.
+    assert sent == [{"resource_version": "0", "limit": 500}]
 
 
 def test_pages_and_namespaces(kube_fleet_cluster: tuple[KubeCluster, Any]) -> None:
