@@ -134,11 +134,11 @@ class Exposition:
     ``extra_labels`` are appended to every series (``job``/``instance`` for a backfill). At most
     ``max_series`` series texts are remembered; beyond that they are formatted every time.
 
-    Counters never go down (:meth:`counter_value`): the simulator integrates a counter along different
-    paths at different instants, so a series whose rate is far below its value's float resolution can
-    come back one unit in the last place lower, which Prometheus would read as a counter reset (a rate
-    as large as the whole counter). An ``Exposition`` serving instants in order clamps that away; pass
-    the same ``floors`` dict to a backfill and to the live server that follows it to clamp across both.
+    Counters never go down (:meth:`counter_value`). The model's service counters are monotone by
+    construction (integrated tick by tick in one order, see ``WorkloadModel.counters``); this is the
+    safety net for anything derived from them, since Prometheus reads any decrease as a counter reset (a
+    rate as large as the whole counter). An ``Exposition`` serving instants in order clamps; pass the
+    same ``floors`` dict to a backfill and to the live server that follows it to clamp across both.
 
     >>> ex = Exposition({"job": "sim"})
     >>> ex.series("up", {"pod": "p"})

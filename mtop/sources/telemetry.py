@@ -321,9 +321,10 @@ class Telemetry:
             return zero  # the fleet's counters start at its epoch
         cached = self._counter_cache.get(family)
         k_from, base = (model.epoch_tick, zero) if cached is None or cached[0] > k_t else cached
-        values = model.counters(family, k_from, [k_t * TICK, t])
-        self._counter_cache[family] = (k_t, base + values[:, :, 0])
-        return base + values[:, :, 1]
+        # Accumulated onto the cached base tick by tick: the same floats as from the epoch (see counters).
+        values = model.counters(family, k_from, [k_t * TICK, t], initial=base)
+        self._counter_cache[family] = (k_t, values[:, :, 0])
+        return values[:, :, 1]
 
     def samples(self, t: float) -> list[tuple[str, Labels, float]]:
         """Every raw series at unix time ``t``: ``(metric name, labels, value)``.

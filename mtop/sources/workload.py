@@ -343,12 +343,23 @@ class WorkloadModel:
         mean = median * math.exp(sigma * sigma / 2.0)
         return np.concatenate([cdf * count[:, :, None], count[:, :, None], (count * mean)[:, :, None]], axis=-1)
 
-    def counters(self, name: str, k_from: int, points: ArrayLike, chunk: int = 0) -> NDArray[np.float64]:
+    def counters(
+        self,
+        name: str,
+        k_from: int,
+        points: ArrayLike,
+        chunk: int = 0,
+        initial: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
         """Integral of family ``name`` from the start of tick ``k_from`` to each time in ``points``.
 
         Shape ``[services, F, len(points)]``. Rates are zero before the fleet's epoch tick, and
         constant within a tick, so a point inside a tick takes that tick's share pro rata. Ticks are
         processed in chunks, so a day of a 1,000-service fleet never sits in memory at once.
+
+        ``initial`` (``[services, F]``) is the value at the start of ``k_from``. Ticks are added one at
+        a time, in order, onto it: a counter's value at a tick is then the same float however it was
+        reached (from the epoch, or from any tick before), so counters never step back by an ulp.
 
         >>> from mtop.sources.topology import plan_fleet
         >>> m = WorkloadModel(plan_fleet(0, 3), baseline_qps=10.0, spike_multiplier=2.0)
@@ -367,16 +378,19 @@ class WorkloadModel:
         start = max(k_from, self.epoch_tick)
         width = self.width(name)
         out = np.zeros((n, width, pts.size))
+        running = np.zeros((n, width)) if initial is None else np.array(initial, dtype=np.float64)
         if k_end <= start:
+            out[:] = running[:, :, None]
             return out
+        out[:] = running[:, :, None]  # points before the epoch keep the initial value
         tick_of = np.floor(pts / TICK).astype(np.int64)
         step = chunk or max(8, 250_000 // max(1, n * width))  # ~2 MB blocks stay in cache
-        running = np.zeros((n, width))
         for c0 in range(start, k_end, step):
             c1 = min(k_end, c0 + step)
             rates = self.family(name, self.state(np.arange(c0, c1)))
-            cum = np.cumsum(rates * TICK, axis=1) + running[:, None, :]
-            before = np.concatenate([running[:, None, :], cum[:, :-1, :]], axis=1)
+            # cumsum is a sequential accumulate: running + i0, then + i1, ... (one association only).
+            cum = np.cumsum(np.concatenate([running[:, None, :], rates * TICK], axis=1), axis=1)
+            before, cum = cum[:, :-1, :], cum[:, 1:, :]
             inside = np.flatnonzero((tick_of >= c0) & (tick_of < c1))
             if inside.size:
                 j = tick_of[inside] - c0
@@ -384,7 +398,7 @@ class WorkloadModel:
                 values = before[:, j, :] + rates[:, j, :] * frac[None, :, None]
                 out[:, :, inside] = np.transpose(values, (0, 2, 1))
             running = cum[:, -1, :]
-        # Points in ticks before the epoch stay zero; points past the last chunk cannot occur.
+        # Points past the last chunk cannot occur.
         return out
 
     def width(self, name: str) -> int:
