@@ -209,6 +209,7 @@ class _Snapshot:
         self.errors: list[str] = []
         self.stale: list[str] = []
         self._objects: dict[str, list[JSONDict]] = {}
+        self._prefetched: dict[str, list[JSONDict] | SourceError] = {}
         self._results: dict[tuple[str, tuple[tuple[str, Any], ...]], JSONDict | None] = {}
         self._drain()  # left over by an earlier pass that failed in this thread: not this pass's news
         self.errors.clear()
@@ -224,11 +225,38 @@ class _Snapshot:
             if drain is not None:
                 into.extend(m for m in drain() if m not in into)
 
+    def _list_args(self, kind: str) -> tuple[bool, list[str] | None]:
+        """Whether ``kind`` is filtered to the namespaces, and the namespaces to list it in."""
+        scoped = kind != "nodes" and not (kind == "pods" and self.all_pods)
+        return scoped, list(self.namespaces) if scoped and self.namespaces else None
+
+    def prefetch_objects(self, kinds: Sequence[str]) -> None:
+        """List ``kinds`` not listed yet at once, when the source offers ``list_many`` (live).
+
+        Results (or the error a list raised, re-raised by :meth:`objects`) wait where :meth:`objects`
+        finds them; without ``list_many`` this does nothing and each kind is listed when first asked for.
+        """
+        many = getattr(self.source, "list_many", None)
+        # Pods listed cluster-wide for node allocation may need a second, scoped try (see objects): not here.
+        fallback = "pods" if self.all_pods and self.namespaces else None
+        todo = [
+            k for k in dict.fromkeys(kinds) if k not in self._objects and k not in self._prefetched and k != fallback
+        ]
+        if many is None or len(todo) < 2:
+            return
+        results = many([(k, self._list_args(k)[1]) for k in todo])
+        self._prefetched.update(zip(todo, results, strict=True))
+
     def objects(self, kind: str) -> list[JSONDict]:
         """Objects of ``kind``, listed once (nodes are cluster-wide)."""
         if kind not in self._objects:
-            scoped = kind != "nodes" and not (kind == "pods" and self.all_pods)
-            items = self.source.list_objects(kind, list(self.namespaces) if scoped and self.namespaces else None)
+            scoped, where = self._list_args(kind)
+            if kind in self._prefetched:
+                items = self._prefetched.pop(kind)
+                if isinstance(items, SourceError):
+                    raise items
+            else:
+                items = self.source.list_objects(kind, where)
             reported = len(self.errors)
             self._drain()
             if not scoped and kind == "pods" and not items and self.namespaces and len(self.errors) > reported:
@@ -305,6 +333,7 @@ class _Snapshot:
     @_cached
     def all_pod_rows(self) -> pd.DataFrame:
         """Every listed pod (service or not), for node allocation."""
+        self.prefetch_objects(("pods", "nodes"))  # every frame built on pods needs the nodes too
         return pods_frame(self.objects("pods"))
 
     @_cached
@@ -329,6 +358,7 @@ class _Snapshot:
     @_cached
     def services(self) -> pd.DataFrame:
         """Schema ``services``."""
+        self.prefetch_objects(("llminferenceservices", "pods", "nodes"))
         return services_frame(self.objects("llminferenceservices"), self.typed_pods, self.config.technology)
 
     @_cached

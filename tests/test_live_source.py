@@ -264,3 +264,27 @@ def test_connect_live_reads_the_live_config_section(tmp_path: Path) -> None:
 def test_kube_source_type_is_what_connect_live_builds(tmp_path: Path) -> None:
     src = connect_live(default_config(), kubeconfig=str(_kubeconfig(tmp_path / "k")))
     assert isinstance(src, LiveSource) and isinstance(src.kube, KubeSource) and src.prom is None
+
+
+def test_the_lists_of_a_pass_run_concurrently() -> None:
+    fleet = sim()
+    serve = ApiServer(fleet, page_size_cap=7)
+    barrier = threading.Barrier(3, timeout=10)  # services, pods and nodes must all be in flight at once
+
+    def handler(method: str, path: str, query: dict[str, str], headers: Any, body: Any) -> Any:
+        if path.endswith(("/llminferenceservices", "/pods", "/nodes")) and "continue" not in query:
+            barrier.wait()
+        return serve(method, path, query, headers, body)
+
+    got = collect.services(fleet_of(live(fleet, api=handler)))
+    pd.testing.assert_frame_equal(got, collect.services(fleet_of(sim())), check_exact=False, rtol=1e-12)
+
+
+def test_what_concurrent_lists_could_not_get_reaches_the_frames_attrs() -> None:
+    fleet = sim()
+    serve = ApiServer(fleet, page_size_cap=7)
+    namespaces = sorted({s["metadata"]["namespace"] for s in fleet.list_objects("llminferenceservices")})
+    serve.forbidden = {namespaces[0]}
+    df = collect.services(fleet_of(live(fleet, api=serve)), namespaces=namespaces)
+    assert any(f"namespace {namespaces[0]}" in e and "forbidden (403)" in e for e in df.attrs["errors"])
+    assert set(df["namespace"]) == set(namespaces[1:])  # the rest is there

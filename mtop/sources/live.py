@@ -48,9 +48,12 @@ from mtop.sources.transport import fan_out, progress_wanted
 if TYPE_CHECKING:
     from mtop.config import Config
 
-__all__ = ["LIVE_OPTIONS", "NO_PROMETHEUS", "LiveSource", "MultiClusterSource", "connect_live"]
+__all__ = ["LIVE_OPTIONS", "NO_PROMETHEUS", "ListRequest", "LiveSource", "MultiClusterSource", "connect_live"]
 
 log = get_logger(__name__)
+
+ListRequest = tuple[str, Sequence[str] | None]
+"""One list for :meth:`LiveSource.list_many`: a kind and its namespaces (None: all)."""
 
 NO_PROMETHEUS = "no Prometheus URL configured (pass prometheus_url=, or set live.prometheus_url / MTOP_PROMETHEUS_URL)"
 _MAX_PENDING_ERRORS = 500  # per thread, for a caller that never drains
@@ -206,6 +209,34 @@ class LiveSource:
         if self.allow_stale:
             self._cache.put(key, (self._clock(), result.items))
         return result.items
+
+    def list_many(self, requests: Sequence[ListRequest]) -> list[list[JSONDict] | SourceError]:
+        """Several lists at once (the API server works on one while this process decodes another).
+
+        Each result is the list or the ``SourceError`` it raised; what each list could not get is
+        recorded for the *calling* thread, as if the lists had run in it.
+
+        >>> out = _example().list_many([("deployments", None)])
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown kind 'deployments'; the live source lists llminferenceservices, pods, nodes, namespaces
+        """
+
+        def one(request: ListRequest) -> tuple[list[JSONDict] | SourceError, list[str], list[str]]:
+            result: list[JSONDict] | SourceError
+            try:
+                result = self.list_objects(*request)
+            except SourceError as exc:
+                result = exc
+            return result, self._drain("error"), self._drain("stale")
+
+        outcomes = fan_out(one, list(requests), max_workers=self.kube.max_workers)
+        for _, errors, stale in outcomes:
+            for message in errors:
+                self._record(message)
+            for kind in stale:
+                self._record(kind, "stale")
+        return [result for result, _, _ in outcomes]
 
     # ---------------------------------------------------------------------------------- queries
     def query(self, name: str, params: Mapping[str, Any] | None = None, at: datetime | None = None) -> JSONDict:
