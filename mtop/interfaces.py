@@ -45,7 +45,8 @@ JSONDict = dict[str, Any]
 class Source(Protocol):
     """Where fleet data comes from: the simulated fleet or a live cluster.
 
-    ``list_objects`` returns Kubernetes object dicts exactly as a list call's ``items`` holds them.
+    ``list_objects`` returns Kubernetes object dicts as a list call's ``items`` holds them (the live
+    source leaves out of pods and nodes the fields mtop never reads: see ``mtop.sources.projection``).
     ``query``/``query_range`` take a *named* query of ``mtop.catalogue`` and return the
     Prometheus HTTP API's ``data`` object (``{"resultType": "vector"|"matrix", "result": [...]}``).
     Returned objects are shared and must be treated as read-only.
