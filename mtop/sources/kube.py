@@ -9,9 +9,9 @@ TLS and token refresh. It never builds the generated model objects: every call p
 
 Lists are paginated (``limit``/``continue``, ``page_size`` objects per page; a ``410 Gone`` restarts
 the list). They are read from the API server's watch cache (``resourceVersion=0``, as client-go's
-informers and k9s list): cheap for the server and etcd, at most a moment behind; the cache answers in
-one page whatever the limit (up to Kubernetes 1.30; later servers may page it, and the pages are
-followed). ``consistent_reads=True`` reads from etcd instead (a quorum read), page by page.
+informers and k9s list): cheap for the server and etcd, at most a moment behind; kube-apiserver
+v1.20's cache answers in one page whatever the limit (a server that pages its cache reads is followed
+page by page). ``consistent_reads=True`` reads from etcd instead (a quorum read), page by page.
 Pods are listed once, all of them (``pod_selectors=()``): the frames recognise model pods by their
 KServe/llm-d labels, and nodes' GPU allocation counts every pod that holds GPUs. Label selectors, when
 configured, narrow the list server-side (one list per selector, merged).
@@ -385,7 +385,7 @@ class KubeSource:
             paging: dict[str, Any] = {"limit": self.page_size}
             if token is not None:  # a continue token carries its own resourceVersion
                 paging["_continue"] = token
-            elif not self.consistent_reads:  # the watch cache (which ignores limit up to v1.30: one answer)
+            elif not self.consistent_reads:  # the watch cache (v1.20's ignores limit: one answer)
                 paging["resource_version"] = "0"
             try:
                 page = self._get(call, what, **paging, **kwargs)
