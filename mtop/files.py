@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 __all__ = ["LocalFileSystem", "write_text_atomic"]
@@ -33,9 +34,14 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     'b'
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    # os.open, not mkstemp: the file gets the mode a plain write would (0o666 less the umask, not 0o600),
+    # so a report stays readable by whoever serves it; an existing file keeps its own mode.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(out.fileno(), stat.S_IMODE(os.stat(target).st_mode))
             out.write(text)
             out.flush()
             os.fsync(out.fileno())

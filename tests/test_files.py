@@ -49,3 +49,15 @@ def test_a_missing_directory_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as caught:
         write_text_atomic(tmp_path / "nope" / "x.html", "x")
     assert "nope" in str(caught.value)
+
+
+def test_a_new_file_gets_the_mode_of_a_plain_write_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.html"
+    plain.write_text("x")  # what open() gives under this process's umask
+    write_text_atomic(tmp_path / "new.html", "x")
+    assert (tmp_path / "new.html").stat().st_mode == plain.stat().st_mode  # not mkstemp's 0o600
+    kept = tmp_path / "kept.html"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_text_atomic(kept, "new")
+    assert (kept.stat().st_mode & 0o777, kept.read_text()) == (0o640, "new")
