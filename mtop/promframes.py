@@ -86,7 +86,7 @@ def matrix_frame(data: Mapping[str, Any] | None, labels: Sequence[str]) -> pd.Da
     ([1, 2], [2.0, 3.0])
     """
     result = list((data or {}).get("result") or ())
-    series_points = [series.get("values") if series.get("values") is not None else () for series in result]
+    series_points = [() if (points := series.get("values")) is None else points for series in result]
     counts = np.fromiter((len(points) for points in series_points), dtype=np.intp, count=len(series_points))
     if series_points and all(isinstance(points, np.ndarray) for points in series_points):
         # The live source's decoder already read the samples into (n, 2) float64 arrays.

@@ -71,10 +71,10 @@ def _fast_decoder() -> Callable[[bytes], JSONDict | None] | None:
             return None
         series = response.data.result
         raws = [bytes(s.values) or b"[]" for s in series]  # a series without "values" has none
-        samples = _numbers(raws)
+        counts = [raw.count(b"[") - 1 for raw in raws]  # one "[" opens the list, one each pair
+        samples = _numbers(raws, 2 * sum(counts))
         if samples is None:
             return None
-        counts = [raw.count(b"[") - 1 for raw in raws]  # one "[" opens the list, one each pair
         parts = np.split(samples.reshape(-1, 2), np.cumsum(counts)[:-1]) if series else []
         result: list[dict[str, Any]] = [
             {"metric": s.metric, "values": part} for s, part in zip(series, parts, strict=True)
@@ -84,14 +84,13 @@ def _fast_decoder() -> Callable[[bytes], JSONDict | None] | None:
     return decode
 
 
-def _numbers(raws: list[bytes]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
-    """Every number in the ``[[t, "v"], ...]`` lists, in order; None when one is not a plain number."""
+def _numbers(raws: list[bytes], expected: int) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    """The ``expected`` numbers of the ``[[t, "v"], ...]`` lists in order; None if any is odd or missing."""
     blob = b" ".join(raws).translate(_SEPARATORS)
-    expected = sum(raw.count(b",") + 1 for raw in raws if raw.strip() != b"[]")  # numbers = commas + 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # numpy warns (and stops) at text it cannot read, e.g. null
             numbers = np.fromstring(blob, dtype=np.float64, sep=" ")
     except (DeprecationWarning, ValueError):
         return None
-    return numbers if len(numbers) == expected and expected % 2 == 0 else None
+    return numbers if len(numbers) == expected else None

@@ -377,15 +377,11 @@ class WorkloadModel:
         k_end = int(np.floor(pts.max() / TICK)) + 1
         start = max(k_from, self.epoch_tick)
         width = self.width(name)
-        out = np.zeros((n, width, pts.size))
         running = np.zeros((n, width)) if initial is None else np.array(initial, dtype=np.float64)
-        if k_end <= start:
-            out[:] = running[:, :, None]
-            return out
-        out[:] = running[:, :, None]  # points before the epoch keep the initial value
+        out = np.repeat(running[:, :, None], pts.size, axis=2)  # points before the epoch keep the initial value
         tick_of = np.floor(pts / TICK).astype(np.int64)
         step = chunk or max(8, 250_000 // max(1, n * width))  # ~2 MB blocks stay in cache
-        for c0 in range(start, k_end, step):
+        for c0 in range(start, k_end, step):  # none when every point is before the epoch
             c1 = min(k_end, c0 + step)
             rates = self.family(name, self.state(np.arange(c0, c1)))
             # cumsum is a sequential accumulate: running + i0, then + i1, ... (one association only).
