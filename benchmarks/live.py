@@ -5,7 +5,10 @@ Prometheus part, `pip install prometheus-api-client`). Prints a markdown table o
 writes it to benchmarks/results/live.md. Every server is started here on 127.0.0.1 and stopped by its PID.
 
 1. Kubernetes: a real kube-apiserver v1.20 (+ etcd) holding the simulated fleet with 1,000 services
-   (10,000+ pods, 1,000 LLMInferenceService objects), loaded by `mtop sim serve`'s writer. Pods to a
+   (10,000+ pods, 1,000 LLMInferenceService objects), loaded by `mtop sim serve`'s writer. The pods are
+   the size of real ones (about 11 KB of JSON each, as the issue's baseline's 1,000 pods in 11 MB: KServe's
+   rendered vLLM container with env and probes, the storage initializer, volumes, the service-account
+   token volume, and the managedFields the API server adds; see mtop/sources/pod_specs.py). Pods to a
    DataFrame by (a) the official client's default `list_pod_for_all_namespaces()` (model objects), then
    rows, and (a') the same from the watch cache (`resource_version="0"`, the read mtop makes);
    (b) `_preload_content=False` + `json.loads` + `pd.json_normalize`; (c) mtop's live path: the source's
@@ -14,7 +17,8 @@ writes it to benchmarks/results/live.md. Every server is started here on 127.0.0
    default and (d') as mtop sends it (from the watch cache); (e) mtop's GET decoded whole by `orjson`
    (what projecting pods with msgspec saves).
 2. Prometheus: a real Prometheus holding 30 minutes of the simulated fleet with 100 services (1,424
-   GPUs: 1,000+ series of `DCGM_FI_DEV_GPU_UTIL`, backfilled with promtool, then scraped live). A range
+   GPUs: 1,000+ series of `DCGM_FI_DEV_GPU_UTIL`, backfilled with promtool; the simulator's metrics
+   server, in this process, is stopped before timing so that scrapes do not compete with it). A range
    query over those 30 minutes at a 15 s step to a tidy DataFrame: mtop (`PromSource.query_range` +
    `promframes.matrix_frame`) vs prometheus-api-client (`custom_query_range` + `MetricRangeDataFrame`).
 
@@ -270,6 +274,10 @@ def bench_prometheus(runs: int, services: int, work: Path) -> tuple[list[Row], d
             work / "prometheus.log",
         ).start()  # fmt: skip
         process.wait_until(lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200, timeout=30)
+        # Nothing in this process may serve scrapes while paths are timed: exposing the fleet's 86k series
+        # takes CPU, the GIL and allocations (tracemalloc counts every thread) from the path measured. The
+        # range queried is the backfilled history, which ends before Prometheus started.
+        metrics.stop()
         start, end = datetime.fromtimestamp(times[0], UTC), datetime.fromtimestamp(times[-1], UTC)
         step = timedelta(seconds=15)
         query = spec("gpu_utilization").promql
@@ -375,8 +383,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if not args.skip_kube:
             kube_rows, info = bench_kube(args.runs, args.kube_services, work)
+            per_pod = info["bytes"] / info["pods"] / 1000
             lines += [f"Kubernetes: {args.kube_services} services, {info['pods']} pods "
-                      f"({info['bytes'] / 2**20:.1f} MiB of JSON in one list); load: {info['load']}.", ""]  # fmt: skip
+                      f"({info['bytes'] / 2**20:.1f} MiB of JSON in one list, {per_pod:.1f} KB a pod); "
+                      f"load: {info['load']}.", ""]  # fmt: skip
             lines += table(kube_rows, "(a)", "Pods to a DataFrame (ratios against (a), the official client's default)")
             lines += kube_goals(kube_rows)
         if not args.skip_prom:

@@ -37,6 +37,15 @@ from mtop.sources.objects import (
     rfc3339,
     stable_uuid,
 )
+from mtop.sources.pod_specs import (
+    DEFAULT_TOLERATIONS,
+    STORAGE_INITIALIZER_IMAGE,
+    STORAGE_INITIALIZER_IMAGE_ID,
+    RuntimeParts,
+    token_mount,
+    token_volume,
+    token_volume_name,
+)
 from mtop.sources.topology import FleetPlan, PodRec
 
 __all__ = ["CRASH_BACKOFF_S", "PodParts", "crashloop_restarts", "pod_object"]
@@ -45,10 +54,21 @@ CRASH_BACKOFF_S = 300.0
 """A crash-looping container restarts about every 5 minutes (the kubelet's maximum back-off)."""
 
 
+_POD_DEFAULTS = {
+    "terminationGracePeriodSeconds": 30,
+    "dnsPolicy": "ClusterFirst",
+    "securityContext": {},
+    "enableServiceLinks": True,
+    "priority": 0,
+    "preemptionPolicy": "PreemptLowerPriority",
+}
+"""What the API server's defaulting and the Priority admission plugin write into every pod spec."""
+
+
 class _PodIds:
     """Every per-pod identifier from one hash (10,000 pods: one digest each, not five)."""
 
-    __slots__ = ("container", "ip", "uid", "version")
+    __slots__ = ("container", "init_container", "ip", "token_volume", "uid", "version")
 
     def __init__(self, seed: int, namespace: str, name: str) -> None:
         d = hashlib.blake2b(f"{seed}\x1fpod\x1f{namespace}\x1f{name}".encode(), digest_size=64).digest()
@@ -56,6 +76,8 @@ class _PodIds:
         self.version = str(100000 + int.from_bytes(d[16:20]) % 9000000)
         self.container = "containerd://" + d[20:52].hex()
         self.ip = f"10.{64 + d[52] % 64}.{d[53]}.{d[54] or 1}"
+        self.token_volume = token_volume_name(d[55:60])
+        self.init_container = "containerd://" + hashlib.blake2b(d, digest_size=32).hexdigest()
 
 
 def crashloop_restarts(pod: PodRec, start: datetime, now: datetime) -> int:
@@ -81,11 +103,16 @@ class PodParts:
     """
 
     def __init__(self, spec: ServiceSpec) -> None:
-        self.main = [main_container(spec, spec.gpus_per_pod)]
-        self.prefill = [main_container(spec, spec.gpus_per_pod, prefill=True)] if spec.prefill_replicas else []
+        self.runtime = RuntimeParts(spec)
+        self.main = [self.runtime.render(main_container(spec, spec.gpus_per_pod))]
+        self.prefill = (
+            [self.runtime.render(main_container(spec, spec.gpus_per_pod, True))] if spec.prefill_replicas else []
+        )
         self.epp = [epp_container()]
         self.selector = {"nvidia.com/gpu.product": HARDWARE[spec.hardware].product} if spec.hardware else None
-        self.tolerations = [dict(t) for t in GPU_TOLERATION] if spec.hardware else None
+        gpu = [dict(t) for t in GPU_TOLERATION] if spec.hardware else []
+        self.tolerations = [*gpu, *DEFAULT_TOLERATIONS]
+        self.epp_tolerations = list(DEFAULT_TOLERATIONS)
         self.model = model_label(spec.model_name)
         self._owners: dict[str, str] = {}
 
@@ -160,16 +187,22 @@ def pod_object(
     }
     if owner[1] == "ReplicaSet":
         meta["generateName"] = pod.owner + "-"
-    pod_spec: dict[str, Any] = {
-        "containers": containers,
-        "restartPolicy": "Always",
-        "schedulerName": "default-scheduler",
-        "serviceAccountName": f"{spec.name}-kserve" if pod.kind != "epp" else f"{spec.name}-epp-sa",
-        "terminationGracePeriodSeconds": 30,
-    }
-    if pod.kind != "epp" and parts.selector is not None:
-        pod_spec["nodeSelector"] = parts.selector
+    token = ids.token_volume
+    pod_spec: dict[str, Any] = {"restartPolicy": "Always", "schedulerName": "default-scheduler"}
+    if pod.kind == "epp":
+        pod_spec["containers"] = [{**c, "volumeMounts": [token_mount(token)]} for c in containers]
+        pod_spec["volumes"] = [token_volume(token)]
+        pod_spec["serviceAccountName"] = f"{spec.name}-epp-sa"
+        pod_spec["tolerations"] = parts.epp_tolerations
+    else:
+        pod_spec["initContainers"] = parts.runtime.init_containers(token)
+        pod_spec["containers"] = parts.runtime.mount(containers, token)
+        pod_spec["volumes"] = parts.runtime.volumes(token)
+        pod_spec["serviceAccountName"] = f"{spec.name}-kserve"
+        if parts.selector is not None:
+            pod_spec["nodeSelector"] = parts.selector
         pod_spec["tolerations"] = parts.tolerations
+    pod_spec.update(_POD_DEFAULTS)
     if pod.node >= 0:
         pod_spec["nodeName"] = plan.nodes[pod.node].name
     return {"metadata": meta, "spec": pod_spec, "status": _pod_status(plan, pod, ids, created, start, now or start)}
@@ -253,8 +286,32 @@ def _pod_status(
         "podIP": ids.ip,
         "podIPs": [{"ip": ids.ip}],
         "startTime": since,
+        **({} if pod.kind == "epp" else {"initContainerStatuses": [_storage_initializer_status(ids, created)]}),
         "containerStatuses": [cs],
         "qosClass": "Guaranteed",
+    }
+
+
+def _storage_initializer_status(ids: _PodIds, created: datetime) -> dict[str, Any]:
+    """The storage initializer, done: it downloaded the model before vLLM started."""
+    return {
+        "name": "storage-initializer",
+        "state": {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": rfc3339(created + timedelta(seconds=5)),
+                "finishedAt": rfc3339(created + timedelta(seconds=140)),
+                "containerID": ids.init_container,
+            }
+        },
+        "lastState": {},
+        "ready": True,
+        "restartCount": 0,
+        "image": STORAGE_INITIALIZER_IMAGE,
+        "imageID": STORAGE_INITIALIZER_IMAGE_ID,
+        "containerID": ids.init_container,
+        "started": False,
     }
 
 

@@ -1,6 +1,6 @@
 """Decode Kubernetes list responses keeping only the fields mtop reads (pods and nodes).
 
-A pod as the API server sends it is about 5 KiB of JSON, most of it ``managedFields``, volumes, env
+A model pod as the API server sends it is about 11 KB of JSON, most of it ``managedFields``, volumes, env
 and probes that no mtop frame reads. Decoding all of it into Python dicts costs more than the network
 (and feeds the garbage collector millions of objects), so the live source decodes pod and node lists
 with ``msgspec`` into the :class:`Pod`/:class:`Node` shapes below: plain dicts holding only these
