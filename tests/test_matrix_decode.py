@@ -84,3 +84,26 @@ def test_without_msgspec_the_plain_decode_is_used(monkeypatch: pytest.MonkeyPatc
         monkeypatch.undo()
         matrix._fast_decoder.cache_clear()
     assert isinstance(decode_matrix(raw)["data"]["result"][0]["values"], np.ndarray)
+
+
+def test_every_float_is_read_exactly_as_float_reads_it() -> None:
+    rng = np.random.default_rng(11)
+    values = [repr(float(x)) for x in rng.random(5000) * 10.0 ** rng.integers(-30, 30, 5000)]
+    values += ["5e-324", "1.7976931348623157e+308", "0.1", "-0", "2.5", "1e+05", "123456789012345678"]
+    raw = body([series("a", [[1732795200.123 + 15 * k, v] for k, v in enumerate(values)])])
+    got = decode_matrix(raw)["data"]["result"][0]["values"]
+    assert isinstance(got, np.ndarray)
+    assert np.array_equal(got[:, 1], np.array([float(v) for v in values]))
+    assert np.array_equal(got[:, 0], np.array([1732795200.123 + 15 * k for k in range(len(values))]))
+
+
+def test_pretty_printed_json_is_read_by_the_fast_path_too() -> None:
+    raw = json.dumps(json.loads(body(ODD)), indent=2).encode()
+    fast = decode_matrix(raw)["data"]["result"]
+    assert isinstance(fast[0]["values"], np.ndarray)
+    assert np.array_equal(fast[3]["values"][:, 1], [1e-3, -42.5, 12345678901234567890.0])
+
+
+def test_an_empty_sample_falls_back_instead_of_shifting_the_others() -> None:
+    raw = body([series("a", [[1, "2"], [2, ""], [3, "4"]])])
+    assert decode_matrix(raw) == json.loads(raw)

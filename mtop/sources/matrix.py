@@ -3,7 +3,7 @@
 A range query of 1,500 series at 120 steps is 180,000 ``[1732795200, "42"]`` pairs: decoding them into
 Python lists, then reading them back into floats, costs more than the query. :func:`decode_matrix`
 lets ``msgspec`` decode the labels and keep each series' ``values`` as raw bytes, then reads every
-number of every series in one pass of numpy's C parser. Each series' ``values`` becomes a float64
+number of every series in one pass of pandas' C CSV reader. Each series' ``values`` becomes a float64
 array of shape ``(n, 2)`` (timestamp, sample), which :func:`mtop.promframes.matrix_frame` concatenates.
 Anything unexpected (no ``msgspec``, an error response, a sample numpy cannot read) falls back to the
 plain JSON decode, so the result is never wrong, only slower.
@@ -16,6 +16,7 @@ plain JSON decode, so the result is never wrong, only slower.
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -28,7 +29,7 @@ from mtop.sources.transport import json_loads
 
 __all__ = ["decode_matrix"]
 
-_SEPARATORS = bytes.maketrans(b'[]",', b"    ")
+_COMMA_TO_NEWLINE = bytes.maketrans(b",", b"\n")
 
 
 def decode_matrix(data: bytes) -> JSONDict:
@@ -85,12 +86,24 @@ def _fast_decoder() -> Callable[[bytes], JSONDict | None] | None:
 
 
 def _numbers(raws: list[bytes], expected: int) -> np.ndarray[Any, np.dtype[np.float64]] | None:
-    """The ``expected`` numbers of the ``[[t, "v"], ...]`` lists in order; None if any is odd or missing."""
-    blob = b" ".join(raws).translate(_SEPARATORS)
+    """The ``expected`` numbers of the ``[[t, "v"], ...]`` lists in order; None if any is odd or missing.
+
+    One number a line (commas become newlines; brackets, quotes and whitespace go) for pandas' C
+    reader: it parses floats exactly (as ``float()`` does) and two to three times as fast as
+    ``numpy.fromstring``. Only ``NaN`` counts as missing, so ``null`` fails and falls back; an empty
+    value leaves a blank line, so the count falls short and falls back too.
+    """
+    if expected == 0:
+        return np.empty(0, dtype=np.float64)
+    import pandas as pd
+
+    lines = b",".join(raws).translate(_COMMA_TO_NEWLINE, b' \t\r\n[]"')
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error")  # numpy warns (and stops) at text it cannot read, e.g. null
-            numbers = np.fromstring(blob, dtype=np.float64, sep=" ")
-    except (DeprecationWarning, ValueError):
+            warnings.simplefilter("error")  # a line pandas cannot fit only warns: make it fail
+            frame = pd.read_csv(io.BytesIO(lines), header=None, names=["x"], index_col=False, dtype=np.float64,
+                                engine="c", keep_default_na=False, na_values=["NaN"])  # fmt: skip
+    except (ValueError, Warning):  # pandas' ParserError is a ValueError
         return None
+    numbers: np.ndarray[Any, np.dtype[np.float64]] = frame["x"].to_numpy(dtype=np.float64)
     return numbers if len(numbers) == expected else None
