@@ -107,3 +107,21 @@ def test_pretty_printed_json_is_read_by_the_fast_path_too() -> None:
 def test_an_empty_sample_falls_back_instead_of_shifting_the_others() -> None:
     raw = body([series("a", [[1, "2"], [2, ""], [3, "4"]])])
     assert decode_matrix(raw) == json.loads(raw)
+
+
+def test_decoding_leaves_the_process_wide_warning_filters_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Range queries decode in worker threads: a filter set while parsing would hold for every thread,
+    # turning some other thread's DeprecationWarning into an exception.
+    import warnings
+
+    seen: list[list[Any]] = []
+    read_csv = pd.read_csv
+
+    def spying_read_csv(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        seen.append(list(warnings.filters))
+        return read_csv(*args, **kwargs)
+
+    before = list(warnings.filters)
+    monkeypatch.setattr(pd, "read_csv", spying_read_csv)
+    decode_matrix(body(ODD))
+    assert seen == [before]
