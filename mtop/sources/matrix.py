@@ -5,7 +5,7 @@ Python lists, then reading them back into floats, costs more than the query. :fu
 lets ``msgspec`` decode the labels and keep each series' ``values`` as raw bytes, then reads every
 number of every series in one pass of pandas' C CSV reader. Each series' ``values`` becomes a float64
 array of shape ``(n, 2)`` (timestamp, sample), which :func:`mtop.promframes.matrix_frame` concatenates.
-Anything unexpected (no ``msgspec``, an error response, a sample numpy cannot read) falls back to the
+Anything unexpected (no ``msgspec``, an error response, a sample that is not a number) falls back to the
 plain JSON decode, so the result is never wrong, only slower.
 
 >>> out = decode_matrix(b'{"status": "success", "data": {"resultType": "matrix", "result": ['

@@ -28,6 +28,7 @@ __all__ = [
     "GATEWAY",
     "IMAGE_IDS",
     "PART_OF",
+    "STORAGE_INITIALIZER_IMAGE",
     "VLLM_IMAGE",
     "epp_container",
     "hex_id",
@@ -43,12 +44,13 @@ __all__ = [
 
 VLLM_IMAGE = "ghcr.io/llm-d/llm-d-cuda:v0.9.0"
 EPP_IMAGE = "ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.10.0"
+STORAGE_INITIALIZER_IMAGE = "kserve/storage-initializer:v0.16.0"
 GATEWAY = "kserve-ingress-gateway.kserve.svc.cluster.local"
 PART_OF = "llminferenceservice"
 GPU_TOLERATION = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
 IMAGE_IDS = {
     image: f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
-    for image in (VLLM_IMAGE, EPP_IMAGE)
+    for image in (VLLM_IMAGE, EPP_IMAGE, STORAGE_INITIALIZER_IMAGE)
 }
 
 

@@ -29,6 +29,7 @@ from mtop.sources.objects import (
     GPU_TOLERATION,
     IMAGE_IDS,
     PART_OF,
+    STORAGE_INITIALIZER_IMAGE,
     VLLM_IMAGE,
     epp_container,
     hex_id,
@@ -39,8 +40,6 @@ from mtop.sources.objects import (
 )
 from mtop.sources.pod_specs import (
     DEFAULT_TOLERATIONS,
-    STORAGE_INITIALIZER_IMAGE,
-    STORAGE_INITIALIZER_IMAGE_ID,
     RuntimeParts,
     token_mount,
     token_volume,
@@ -309,7 +308,7 @@ def _storage_initializer_status(ids: _PodIds, created: datetime) -> dict[str, An
         "ready": True,
         "restartCount": 0,
         "image": STORAGE_INITIALIZER_IMAGE,
-        "imageID": STORAGE_INITIALIZER_IMAGE_ID,
+        "imageID": IMAGE_IDS[STORAGE_INITIALIZER_IMAGE],
         "containerID": ids.init_container,
         "started": False,
     }

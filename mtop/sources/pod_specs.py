@@ -19,23 +19,18 @@ release.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from mtop.sources.fleet_spec import ServiceSpec
+from mtop.sources.objects import STORAGE_INITIALIZER_IMAGE
 
 __all__ = [
     "DEFAULT_TOLERATIONS",
-    "STORAGE_INITIALIZER_IMAGE",
-    "STORAGE_INITIALIZER_IMAGE_ID",
     "RuntimeParts",
     "token_mount",
     "token_volume",
     "token_volume_name",
 ]
-
-STORAGE_INITIALIZER_IMAGE = "kserve/storage-initializer:v0.16.0"
-STORAGE_INITIALIZER_IMAGE_ID = f"docker.io/kserve/storage-initializer@sha256:{hashlib.sha256(b'v0.16.0').hexdigest()}"
 
 DEFAULT_TOLERATIONS = (
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
